@@ -1,0 +1,95 @@
+// swift-tools-version:6.2
+//
+// simloss: loss functions for image models, in Swift, behind a C ABI.
+//
+// One source of truth for build settings (README, "Building"): the CPU target
+// and the release-only linker flags live here; CMake runs `swift build` and
+// reads nothing twice.
+//
+// SIMLOSS_TARGET_CPU selects the code generation target. The default, haswell
+// (AVX2 + FMA), runs on every x86-64 made since 2013; `native` gives the build
+// machine's best (AVX-512 here) and a library that dies with SIGILL elsewhere.
+import PackageDescription
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func environment(_ name: String) -> String? {
+  guard let value = getenv(name) else { return nil }
+  let string = String(cString: value)
+  return string.isEmpty ? nil : string
+}
+
+/// SIMLOSS_ABI_VERSION from include/simloss.h, the one place it is written:
+/// the soname is libsimloss.so.<it>.
+func abiVersion() -> String {
+  let path = Context.packageDirectory + "/include/simloss.h"
+  guard let file = fopen(path, "r") else { return "1" }
+  defer { fclose(file) }
+  var line = [CChar](repeating: 0, count: 512)
+  while fgets(&line, Int32(line.count), file) != nil {
+    let text = String(cString: line)
+    if text.hasPrefix("#define SIMLOSS_ABI_VERSION ") {
+      return String(text.dropFirst("#define SIMLOSS_ABI_VERSION ".count).prefix { $0.isNumber })
+    }
+  }
+  return "1"
+}
+
+let targetCPU = environment("SIMLOSS_TARGET_CPU") ?? "haswell"
+let kernelFlags: [SwiftSetting] = [
+  .unsafeFlags(["-target-cpu", targetCPU]),
+  .define("SIMLOSS_TARGET_CPU_\(targetCPU.uppercased())"),
+]
+
+let package = Package(
+  name: "simloss",
+  products: [
+    // MARK: - Public API
+    // libsimloss.so: the C ABI of include/simloss.h. Build it with
+    // `swift build -c release --product simloss -Xswiftc -static-stdlib`
+    // (CMakeLists.txt does), so that it needs no Swift runtime at load time.
+    .library(name: "simloss", type: .dynamic, targets: ["SimLossABI"]),
+    // The Swift API, for Swift programs.
+    .library(name: "SimLossCore", targets: ["SimLossCore"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+  ],
+  targets: [
+    // MARK: - Public API
+    .target(
+      name: "SimLossCore",
+      dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+      swiftSettings: kernelFlags
+    ),
+
+    // MARK: - Implementation details
+    // The hand-written header, imported into Swift so that every @c
+    // @implementation is checked against it by the compiler.
+    .systemLibrary(name: "CSimLoss", path: "include"),
+    .target(
+      name: "SimLossABI",
+      dependencies: ["SimLossCore", "CSimLoss"],
+      swiftSettings: kernelFlags,
+      linkerSettings: [
+        // Release only: these flags would also reach the test executables.
+        // lld keeps the dynamic symbol table to the version script's list
+        // (the default gold linker also lists local Swift metadata there).
+        .unsafeFlags([
+          "-use-ld=lld",
+          "-Xlinker", "-soname=libsimloss.so.\(abiVersion())",
+          "-Xlinker", "--version-script=\(Context.packageDirectory)/include/simloss.map",
+          "-Xlinker", "-z", "-Xlinker", "nodelete",
+        ], .when(configuration: .release)),
+      ]
+    ),
+
+    // MARK: - Tests
+    .testTarget(
+      name: "SimLossCoreTests",
+      dependencies: ["SimLossCore"],
+      swiftSettings: kernelFlags
+    ),
+  ]
+)

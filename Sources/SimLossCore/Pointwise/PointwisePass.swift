@@ -1,0 +1,158 @@
+import RealModule
+
+/// The per-element function of a pointwise loss, as a type so that each
+/// kernel is specialised for it.
+@usableFromInline
+protocol PointwiseTerm {
+  static func value(_ d: Double) -> Double
+  static func derivative(_ d: Double) -> Double
+}
+
+@usableFromInline
+enum AbsoluteTerm: PointwiseTerm {
+  @inlinable @inline(__always)
+  static func value(_ d: Double) -> Double { abs(d) }
+  /// sign(d), with 0 at d = 0 (PyTorch and TensorFlow; JAX takes 1).
+  @inlinable @inline(__always)
+  static func derivative(_ d: Double) -> Double { d > 0 ? 1 : (d < 0 ? -1 : 0) }
+}
+
+@usableFromInline
+enum SquaredTerm: PointwiseTerm {
+  @inlinable @inline(__always)
+  static func value(_ d: Double) -> Double { d * d }
+  @inlinable @inline(__always)
+  static func derivative(_ d: Double) -> Double { 2 * d }
+}
+
+/// The row kernels of the pointwise losses (L1, MSE, PSNR), over operands
+/// already checked to share one shape.
+@usableFromInline
+struct PointwisePass<T: SimLossFloat> {
+  @usableFromInline let pred: TensorView<T>
+  @usableFromInline let target: TensorView<T>
+  @usableFromInline let weight: TensorView<T>?
+  @usableFromInline let gradient: TensorView<T>?
+  @usableFromInline let geometry: RowGeometry
+  @usableFromInline let plan: BlockPlan
+
+  @inlinable
+  init(pred: TensorView<T>, target: TensorView<T>, weight: TensorView<T>?, gradient: TensorView<T>?) {
+    self.pred = pred
+    self.target = target
+    self.weight = weight
+    self.gradient = gradient
+    geometry = RowGeometry(shape: pred.shape)
+    plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength)
+  }
+
+  /// The sum of the weights over the given rows of a sample; +infinity if
+  /// any of them is negative, NaN or infinite (found again by
+  /// `throwBadWeight`).
+  @inlinable
+  func weightSum(_ w: TensorView<T>, sample: Int, rows: Range<Int>) -> Double {
+    let stride = geometry.rowStride(w.strides)
+    var total = 0.0
+    for r in rows {
+      let p = w.origin + geometry.offset(strides: w.strides, sample: sample, row: r)
+      total += stride == 1 ? Self.weightRow(p, 1, geometry.rowLength) : Self.weightRow(p, stride, geometry.rowLength)
+    }
+    return total
+  }
+
+  @inlinable @inline(__always)
+  static func weightRow(_ p: UnsafeMutablePointer<T>, _ s: Int, _ n: Int) -> Double {
+    var acc = 0.0
+    for i in 0..<n {
+      let w = p[i &* s].asDouble
+      acc = Relaxed.sum(acc, w >= 0 && w < .infinity ? w : .infinity)
+    }
+    return acc
+  }
+
+  /// Finds the first weight that is not finite and >= 0, in logical order,
+  /// and throws naming its index and value.
+  @usableFromInline
+  func throwBadWeight(_ w: TensorView<T>) throws -> Never {
+    let shape = w.shape
+    var index = [Int](repeating: 0, count: shape.count)
+    for _ in 0..<shape.reduce(1, *) {
+      var offset = 0
+      for d in shape.indices { offset += index[d] * w.strides[d] }
+      let value = w.origin[offset]
+      if !(value >= 0 && value.isFinite) {
+        throw SimLossError(
+          .invalidValue,
+          "\(w.name): element \(describe(shape: index)) is \(value); weights must be finite and >= 0")
+      }
+      var d = shape.count - 1
+      while d >= 0 {
+        index[d] += 1
+        if index[d] < shape[d] { break }
+        index[d] = 0
+        d -= 1
+      }
+    }
+    throw SimLossError(.internal, "\(w.name): a weight sum was not finite but no weight was bad")
+  }
+
+  /// The sum of w_i * f(pred_i - target_i) over the given rows of a sample;
+  /// writes gradientScale * w_i * f'(d_i) to the gradient if there is one.
+  @inlinable
+  func lossSum(_ function: PointwiseFunction, sample: Int, rows: Range<Int>, gradientScale: Double) -> Double {
+    switch function {
+    case .absolute: return lossSum(AbsoluteTerm.self, sample: sample, rows: rows, scale: gradientScale)
+    case .squared: return lossSum(SquaredTerm.self, sample: sample, rows: rows, scale: gradientScale)
+    }
+  }
+
+  @inlinable
+  func lossSum<F: PointwiseTerm>(_: F.Type, sample: Int, rows: Range<Int>, scale: Double) -> Double {
+    let n = geometry.rowLength
+    let sp = geometry.rowStride(pred.strides), st = geometry.rowStride(target.strides)
+    let sw = weight.map { geometry.rowStride($0.strides) } ?? 0
+    let sg = gradient.map { geometry.rowStride($0.strides) } ?? 0
+    // Kernels are chosen once per call, not per element: dense rows get
+    // literal unit strides so that the compiler vectorises them.
+    let dense = sp == 1 && st == 1 && (weight == nil || sw == 1) && (gradient == nil || sg == 1)
+    var total = 0.0
+    for r in rows {
+      let p = pred.origin + geometry.offset(strides: pred.strides, sample: sample, row: r)
+      let t = target.origin + geometry.offset(strides: target.strides, sample: sample, row: r)
+      let w = weight.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) } ?? p
+      let g = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) } ?? p
+      switch (weight != nil, gradient != nil, dense) {
+      case (false, false, true): total += Self.row(F.self, false, false, p, 1, t, 1, w, 1, g, 1, n, scale)
+      case (false, false, false): total += Self.row(F.self, false, false, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (false, true, true): total += Self.row(F.self, false, true, p, 1, t, 1, w, 1, g, 1, n, scale)
+      case (false, true, false): total += Self.row(F.self, false, true, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (true, false, true): total += Self.row(F.self, true, false, p, 1, t, 1, w, 1, g, 1, n, scale)
+      case (true, false, false): total += Self.row(F.self, true, false, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (true, true, true): total += Self.row(F.self, true, true, p, 1, t, 1, w, 1, g, 1, n, scale)
+      case (true, true, false): total += Self.row(F.self, true, true, p, sp, t, st, w, sw, g, sg, n, scale)
+      }
+    }
+    return total
+  }
+
+  /// One row. Differences are exact in Double for float32 inputs; the sum
+  /// may be reassociated (vectorised) but its order is fixed per build.
+  @inlinable @inline(__always)
+  static func row<F: PointwiseTerm>(
+    _: F.Type, _ weighted: Bool, _ writesGradient: Bool,
+    _ p: UnsafeMutablePointer<T>, _ sp: Int, _ t: UnsafeMutablePointer<T>, _ st: Int,
+    _ w: UnsafeMutablePointer<T>, _ sw: Int, _ g: UnsafeMutablePointer<T>, _ sg: Int,
+    _ n: Int, _ scale: Double
+  ) -> Double {
+    var acc = 0.0
+    for i in 0..<n {
+      let d = p[i &* sp].asDouble - t[i &* st].asDouble
+      let wi = weighted ? w[i &* sw].asDouble : 1
+      acc = Relaxed.sum(acc, weighted ? wi * F.value(d) : F.value(d))
+      if writesGradient {
+        g[i &* sg] = T(scale * (weighted ? wi * F.derivative(d) : F.derivative(d)))
+      }
+    }
+    return acc
+  }
+}

@@ -1,0 +1,78 @@
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The process-wide number of threads simloss may use.
+///
+/// Work is cut into blocks whose boundaries depend only on the shapes, never
+/// on the thread count, and partial sums are combined in block order; so the
+/// thread count changes the speed of a call and never its result.
+public enum Threads {
+  /// 0 means "not set": use `defaultCount`.
+  static let requested = Atomic<Int>(0)
+
+  /// The largest count `count` accepts.
+  public static var maximum: Int { 1024 }
+
+  /// The number of threads calls use now, >= 1. Setting 0 restores
+  /// `defaultCount`.
+  ///
+  /// - Throws: `.invalidArgument` for a value outside 0...`maximum`.
+  public static func set(_ n: Int) throws {
+    guard (0...maximum).contains(n) else {
+      throw SimLossError(.invalidArgument, "num_threads: \(n) is outside 0...\(maximum)")
+    }
+    requested.store(n, ordering: .relaxed)
+  }
+
+  public static var count: Int {
+    let n = requested.load(ordering: .relaxed)
+    return n > 0 ? n : defaultCount
+  }
+
+  /// `SIMLOSS_NUM_THREADS` if it holds an integer in 1...`maximum`, else the
+  /// number of processors this process may run on. Read once.
+  public static let defaultCount: Int = {
+    if let text = getenv("SIMLOSS_NUM_THREADS"), let n = Int(String(cString: text)),
+      (1...maximum).contains(n)
+    {
+      return n
+    }
+    return availableProcessors()
+  }()
+
+  /// The processors online. (sched_getaffinity, which would honour
+  /// `taskset`, is a GNU extension that Swift's Glibc module does not
+  /// import; SIMLOSS_NUM_THREADS covers that case.)
+  static func availableProcessors() -> Int {
+    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+  }
+}
+
+/// Lets a closure that is known to be safe to call from several threads
+/// (each call touches its own blocks) cross Dispatch's `@Sendable` boundary.
+@usableFromInline
+struct ConcurrentBody: @unchecked Sendable {
+  @usableFromInline let body: (Int) -> Void
+  @inlinable init(_ body: @escaping (Int) -> Void) { self.body = body }
+}
+
+/// Runs `body(b)` for every block `b` in `0..<blockCount`, on up to
+/// `Threads.count` threads, each taking one contiguous run of blocks.
+@inlinable
+func forEachBlock(_ blockCount: Int, _ body: (Int) -> Void) {
+  let workers = min(Threads.count, blockCount)
+  if workers <= 1 {
+    for b in 0..<blockCount { body(b) }
+    return
+  }
+  withoutActuallyEscaping(body) { body in
+    let shared = ConcurrentBody(body)
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+      for b in (blockCount * w / workers)..<(blockCount * (w + 1) / workers) { shared.body(b) }
+    }
+  }
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Checks the shipped libsimloss.so.1: its soname, that every defined dynamic
+# symbol is simloss_* (or the version node), and that it needs no Swift
+# library at load time (ldd lists only libc, libm, libstdc++, libgcc_s).
+lib="$1"
+fail=0
+soname=$(readelf -d "$lib" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+[ "$soname" = "$(basename "$lib")" ] || { echo "FAIL soname is '$soname'"; fail=1; }
+extra=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v -E '^(simloss_[a-z0-9_]+@@SIMLOSS_1|SIMLOSS_1)$')
+[ -z "$extra" ] || { echo "FAIL symbols beyond simloss_*:"; echo "$extra" | head; fail=1; }
+needed=$(readelf -d "$lib" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+for n in $needed; do
+  case "$n" in
+    libc.so.6|libm.so.6|libstdc++.so.6|libgcc_s.so.1|ld-linux-x86-64.so.2) ;;
+    *) echo "FAIL needs $n"; fail=1 ;;
+  esac
+done
+if ldd "$lib" | grep -i swift; then echo "FAIL ldd shows a Swift library"; fail=1; fi
+readelf -d "$lib" | grep -q NODELETE || { echo "FAIL not linked -z nodelete"; fail=1; }
+echo "needed: $needed"
+if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+exit $fail

@@ -1,0 +1,420 @@
+/*
+ * simloss.h: loss functions for image models, and their gradients.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Introduction
+ * ------------
+ * simloss computes the losses used to train and evaluate image restoration
+ * and classification models (L1, MSE, PSNR, total variation; later SSIM,
+ * MS-SSIM and cross-entropy) together with the gradient of the value it
+ * returns, in the same call. The library is written in Swift and exports this
+ * C interface only; libsimloss.so needs nothing but libc, libm, libstdc++ and
+ * libgcc_s.
+ *
+ * Conventions, shared by every function below:
+ *  - Every function that can fail returns a simloss_status. SIMLOSS_OK is 0.
+ *    On failure simloss_last_error() names the argument and the values that
+ *    were wrong. No input, however wrong, crashes the calling process.
+ *  - Images and other arrays are described by simloss_tensor: a buffer, an
+ *    offset, a shape and strides counted in elements, so any view of a numpy,
+ *    PyTorch or OpenCV buffer (NCHW, NHWC, sliced, negative strides) is read
+ *    in place. A view that would read outside its buffer is rejected.
+ *  - Image losses take logical (N, C, H, W) tensors. An NHWC buffer is the
+ *    same logical tensor with other strides: simloss_tensor_init_nhwc().
+ *  - Loss values are accumulated and returned in double, whatever the element
+ *    type; inputs are float32 or float64 (other types: SIMLOSS_ERROR_DTYPE).
+ *  - Options travel in size-prefixed structs (see "Options" below).
+ *  - When a gradient tensor is given, the call also writes the gradient of
+ *    the returned value with respect to the first input, in the same pass.
+ *    A NULL gradient means forward only.
+ *  - The library keeps no pointer to caller memory after a call returns.
+ *  - Every function is reentrant and may be called concurrently from any
+ *    number of threads. Results are bitwise identical whatever the number of
+ *    threads (simloss_set_num_threads()).
+ *
+ * Stability: everything in this header is stable ABI from 1.0 on: functions
+ * are only added, status values and struct fields only appended.
+ */
+#ifndef SIMLOSS_H
+#define SIMLOSS_H
+
+/* size_t for option struct sizes and buffer lengths. */
+#include <stddef.h>
+/* Fixed-width integers, so that struct layouts are the same everywhere. */
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================== */
+/* Version                                                                  */
+/* ======================================================================== */
+
+#define SIMLOSS_VERSION_MAJOR 0
+#define SIMLOSS_VERSION_MINOR 1
+#define SIMLOSS_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
+#define SIMLOSS_VERSION_NUMBER \
+  (SIMLOSS_VERSION_MAJOR * 10000 + SIMLOSS_VERSION_MINOR * 100 + SIMLOSS_VERSION_PATCH)
+#define SIMLOSS_VERSION_STRING "0.1.0"
+/* The soname's number: libsimloss.so.1. It changes only when the ABI breaks. */
+#define SIMLOSS_ABI_VERSION 1
+
+/* ======================================================================== */
+/* Export and deprecation macros                                            */
+/* ======================================================================== */
+
+#ifndef SIMLOSS_API
+#  if defined(__GNUC__) || defined(__clang__)
+#    define SIMLOSS_API __attribute__((visibility("default")))
+#  else
+#    define SIMLOSS_API
+#  endif
+#endif
+
+#ifndef SIMLOSS_DISABLE_DEPRECATE_WARNINGS
+#  if defined(__GNUC__) || defined(__clang__)
+#    define SIMLOSS_DEPRECATED(message) __attribute__((deprecated(message)))
+#  else
+#    define SIMLOSS_DEPRECATED(message)
+#  endif
+#else
+#  define SIMLOSS_DEPRECATED(message)
+#endif
+
+/** simloss_version_number() :
+ *  @return SIMLOSS_VERSION_NUMBER of the library that is loaded, which may be
+ *          newer than the header the caller was compiled with. Since 0.1 */
+SIMLOSS_API int simloss_version_number(void);
+
+/** simloss_version_string() :
+ *  @return SIMLOSS_VERSION_STRING of the loaded library; static storage,
+ *          never freed. Since 0.1 */
+SIMLOSS_API const char *simloss_version_string(void);
+
+/** simloss_abi_version() :
+ *  @return SIMLOSS_ABI_VERSION of the loaded library. A caller compiled
+ *          against another ABI version must not use it. Since 0.1 */
+SIMLOSS_API int simloss_abi_version(void);
+
+/** simloss_build_info() :
+ *  @return a static string of "key=value" pairs separated by spaces that
+ *          describes the build: version, CPU target (cpu=haswell or
+ *          cpu=native) and the default thread count rule. Since 0.1 */
+SIMLOSS_API const char *simloss_build_info(void);
+
+/* ======================================================================== */
+/* Status codes                                                             */
+/* ======================================================================== */
+
+/* Values are pinned: never renumbered, only appended. Grouped by tens:
+ * 10s argument errors, 20s shape and layout, 30s element type, 40s
+ * resources, 90s internal. */
+typedef enum simloss_status {
+  SIMLOSS_OK = 0,
+  /* A required pointer argument (or a tensor's data pointer) is NULL. */
+  SIMLOSS_ERROR_NULL_POINTER = 10,
+  /* An option or scalar argument is out of its documented range. */
+  SIMLOSS_ERROR_INVALID_ARGUMENT = 11,
+  /* An options struct's size field is too small, or larger than this
+   * library's struct with non-zero bytes in the part it does not know. */
+  SIMLOSS_ERROR_OPTIONS_SIZE = 12,
+  /* A value inside an input tensor is not allowed (a negative or NaN weight,
+   * a class index out of range). */
+  SIMLOSS_ERROR_INVALID_VALUE = 13,
+  /* A tensor has the wrong rank for this function, or a rank outside
+   * 1...SIMLOSS_MAX_RANK. */
+  SIMLOSS_ERROR_RANK = 20,
+  /* Two tensors that must have the same (or broadcastable) shape do not. */
+  SIMLOSS_ERROR_SHAPE_MISMATCH = 21,
+  /* An image is too small for the operation (for example for a window). */
+  SIMLOSS_ERROR_TOO_SMALL = 22,
+  /* A tensor's offset and strides reach outside its buffer. */
+  SIMLOSS_ERROR_OUT_OF_BOUNDS = 23,
+  /* An output tensor overlaps an input tensor. */
+  SIMLOSS_ERROR_OVERLAP = 24,
+  /* A dimension is zero or negative. */
+  SIMLOSS_ERROR_INVALID_SHAPE = 25,
+  /* A tensor's dtype is not one of simloss_dtype. */
+  SIMLOSS_ERROR_DTYPE = 30,
+  /* Tensors that must share a dtype do not. */
+  SIMLOSS_ERROR_DTYPE_MISMATCH = 31,
+  /* A temporary buffer could not be allocated. */
+  SIMLOSS_ERROR_OUT_OF_MEMORY = 40,
+  /* A size computed from shapes or strides overflows 64 bits. */
+  SIMLOSS_ERROR_OVERFLOW = 41,
+  /* A bug in simloss; please report it with simloss_last_error(). */
+  SIMLOSS_ERROR_INTERNAL = 90
+} simloss_status;
+
+/** simloss_status_string() :
+ *  @return the name of a status as a static string, e.g. "SIMLOSS_OK";
+ *          "unknown status" for a value that is not a simloss_status.
+ *          Never NULL. Since 0.1 */
+SIMLOSS_API const char *simloss_status_string(int status);
+
+/** simloss_last_error() :
+ *  @return the message of the last failed simloss call on this thread, for
+ *          example "pred: shape (2, 3, 8, 8) does not match target shape
+ *          (2, 3, 8, 9)"; "" when the last call succeeded. Never NULL.
+ *  The string is owned by the library and stays valid until the next simloss
+ *  call on the same thread; never free it. Since 0.1 */
+SIMLOSS_API const char *simloss_last_error(void);
+
+/* ======================================================================== */
+/* Tensor descriptor                                                        */
+/* ======================================================================== */
+
+#define SIMLOSS_MAX_RANK 8
+
+/* Element types. */
+typedef enum simloss_dtype {
+  SIMLOSS_FLOAT32 = 1,
+  SIMLOSS_FLOAT64 = 2
+} simloss_dtype;
+
+/* A strided view of a caller's buffer. Element (i0, ..., i{rank-1}) is
+ *     ((T *)data)[offset + i0 * strides[0] + ... + i{rank-1} * strides[rank-1]]
+ * with T the C type of dtype. Every element the view reaches must lie in
+ * [0, len) of the buffer, or the call fails with SIMLOSS_ERROR_OUT_OF_BOUNDS
+ * and reads nothing. Strides may be zero (broadcast, inputs only) or negative.
+ * Entries of shape and strides past rank are ignored.
+ *
+ * Inputs are never written through data, although it is not const: one
+ * descriptor type serves inputs and outputs. */
+typedef struct simloss_tensor {
+  void *data;                          /* start of the caller's buffer */
+  int64_t len;                         /* elements the buffer holds, >= 1 */
+  int64_t offset;                      /* index of element (0, ..., 0) */
+  int32_t dtype;                       /* a simloss_dtype */
+  int32_t rank;                        /* 1 ... SIMLOSS_MAX_RANK */
+  int64_t shape[SIMLOSS_MAX_RANK];     /* each >= 1 */
+  int64_t strides[SIMLOSS_MAX_RANK];   /* in elements, not bytes */
+} simloss_tensor;
+
+/** simloss_tensor_init_dense() :
+ *  Fills *tensor with a dense row-major (C-order) view of data: offset 0,
+ *  the last dimension contiguous, len the product of the shape.
+ *  @return SIMLOSS_OK; SIMLOSS_ERROR_NULL_POINTER (tensor, data or shape
+ *          NULL), SIMLOSS_ERROR_RANK, SIMLOSS_ERROR_INVALID_SHAPE,
+ *          SIMLOSS_ERROR_DTYPE, SIMLOSS_ERROR_OVERFLOW. Since 0.1 */
+SIMLOSS_API simloss_status simloss_tensor_init_dense(
+    simloss_tensor *tensor, void *data, int32_t dtype,
+    int32_t rank, const int64_t *shape);
+
+/** simloss_tensor_init_nchw() :
+ *  Fills *tensor with the logical (N, C, H, W) view of a dense NCHW buffer of
+ *  n * c * h * w elements.
+ *  @return as simloss_tensor_init_dense(). Since 0.1 */
+SIMLOSS_API simloss_status simloss_tensor_init_nchw(
+    simloss_tensor *tensor, void *data, int32_t dtype,
+    int64_t n, int64_t c, int64_t h, int64_t w);
+
+/** simloss_tensor_init_nhwc() :
+ *  Fills *tensor with the logical (N, C, H, W) view of a dense NHWC
+ *  (channels-last) buffer of n * h * w * c elements: shape (n, c, h, w),
+ *  strides (h*w*c, 1, w*c, c). Image losses read it in place.
+ *  @return as simloss_tensor_init_dense(). Since 0.1 */
+SIMLOSS_API simloss_status simloss_tensor_init_nhwc(
+    simloss_tensor *tensor, void *data, int32_t dtype,
+    int64_t n, int64_t h, int64_t w, int64_t c);
+
+/* ======================================================================== */
+/* Common options: reductions and threads                                   */
+/* ======================================================================== */
+
+/* How per-sample loss values are combined into what a call returns.
+ * A "sample" is an index of dimension 0 (an image of a batch). */
+typedef enum simloss_reduction {
+  /* One value: the mean (each loss documents over what). The default. */
+  SIMLOSS_REDUCTION_MEAN = 0,
+  /* One value: the sum of the per-sample values. */
+  SIMLOSS_REDUCTION_SUM = 1,
+  /* shape[0] values, one per sample, written to the caller's array. The
+   * gradient is then that of the sum of these values, i.e. each sample's
+   * block of the gradient is the gradient of that sample's own value. */
+  SIMLOSS_REDUCTION_NONE = 2
+} simloss_reduction;
+
+/* Options
+ * -------
+ * Each loss family has an options struct whose first field is its size:
+ *
+ *     simloss_tv_options opt;
+ *     simloss_tv_options_init(&opt);    sets size and every default
+ *     opt.kind = SIMLOSS_TV_ISOTROPIC;
+ *     simloss_tv(x, &opt, values, 1, NULL);
+ *
+ * The library reads the first min(opt.size, its own size) bytes; fields a
+ * caller's older header does not know take their defaults. A size larger
+ * than the library's is accepted only if the bytes it does not know are zero.
+ * A zero field selects the documented default. Fields are only appended.
+ * Passing NULL for the options pointer selects every default.
+ * Why structs rather than zstd-style parameter setters: every simloss call
+ * is a stateless one-shot, and a context object would add a lifetime to
+ * manage for nothing. */
+
+/** simloss_set_num_threads() :
+ *  Sets the process-wide number of threads the library may use. 0 restores
+ *  the default: the SIMLOSS_NUM_THREADS environment variable if it holds a
+ *  positive integer, else the number of processors this process may run on.
+ *  Takes effect for calls that start afterwards. Results do not depend on it.
+ *  @return SIMLOSS_OK; SIMLOSS_ERROR_INVALID_ARGUMENT for n < 0 or
+ *          n > 1024. Since 0.1 */
+SIMLOSS_API simloss_status simloss_set_num_threads(int n);
+
+/** simloss_get_num_threads() :
+ *  @return the number of threads calls use now, >= 1. Since 0.1 */
+SIMLOSS_API int simloss_get_num_threads(void);
+
+/* ======================================================================== */
+/* Pointwise losses: L1 and MSE                                             */
+/* ======================================================================== */
+
+typedef struct simloss_pointwise_options {
+  size_t size;        /* sizeof(simloss_pointwise_options) */
+  int32_t reduction;  /* a simloss_reduction; default MEAN */
+  int32_t reserved_;  /* must be 0 */
+} simloss_pointwise_options;
+
+static inline void simloss_pointwise_options_init(simloss_pointwise_options *o) {
+  o->size = sizeof *o;
+  o->reduction = SIMLOSS_REDUCTION_MEAN;
+  o->reserved_ = 0;
+}
+
+/** simloss_l1() :
+ *  Mean absolute error. For each sample n (index of dimension 0):
+ *      value_n = sum_i w_i |pred_i - target_i| / sum_i w_i
+ *  over the elements i of that sample, with w_i = 1 when weight is NULL.
+ *  MEAN returns sum_n sum_i w_i |d_i| / sum_n sum_i w_i (the mean over all
+ *  elements, or over the weight), as torch.nn.L1Loss; SUM returns
+ *  sum_n sum_i w_i |d_i|; NONE writes value_n. A sample (or batch) whose
+ *  weight sums to 0 has value 0 and gradient 0.
+ *  The derivative of |d| at d = 0 is taken as 0 (PyTorch, TensorFlow).
+ *
+ *  @param pred    any rank 1...8, float32 or float64.
+ *  @param target  the shape and dtype of pred.
+ *  @param weight  NULL, or a per-element weight of pred's dtype and rank whose
+ *                 every dimension equals pred's or is 1 (broadcast, e.g. an
+ *                 (N, 1, H, W) mask). Weights must be finite and >= 0.
+ *  @param options NULL for defaults.
+ *  @param values  output: 1 double (MEAN, SUM) or shape[0] doubles (NONE).
+ *  @param values_len  the number of doubles values holds.
+ *  @param grad    NULL, or an output of pred's shape and dtype, not
+ *                 overlapping any input: receives d value / d pred (for NONE,
+ *                 see simloss_reduction). Any strides; no broadcast.
+ *  Reentrant. On failure values and grad are not written.
+ *  @return SIMLOSS_OK; SIMLOSS_ERROR_NULL_POINTER, _INVALID_ARGUMENT,
+ *          _OPTIONS_SIZE, _INVALID_VALUE (negative or non-finite weight),
+ *          _RANK, _SHAPE_MISMATCH, _OUT_OF_BOUNDS, _OVERLAP, _INVALID_SHAPE,
+ *          _DTYPE, _DTYPE_MISMATCH, _OUT_OF_MEMORY, _OVERFLOW. Since 0.1 */
+SIMLOSS_API simloss_status simloss_l1(
+    const simloss_tensor *pred, const simloss_tensor *target,
+    const simloss_tensor *weight, const simloss_pointwise_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad);
+
+/** simloss_mse() :
+ *  Mean squared error, the L2 loss: as simloss_l1() with (pred - target)^2
+ *  in place of |pred - target| (torch.nn.MSELoss, skimage's
+ *  mean_squared_error). Parameters, weights, reductions and statuses are
+ *  those of simloss_l1(). Since 0.1 */
+SIMLOSS_API simloss_status simloss_mse(
+    const simloss_tensor *pred, const simloss_tensor *target,
+    const simloss_tensor *weight, const simloss_pointwise_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad);
+
+/* ======================================================================== */
+/* PSNR                                                                     */
+/* ======================================================================== */
+
+typedef struct simloss_psnr_options {
+  size_t size;        /* sizeof(simloss_psnr_options) */
+  int32_t reduction;  /* a simloss_reduction; default MEAN */
+  int32_t reserved_;  /* must be 0 */
+  double data_range;  /* L, the input units between the darkest and the
+                         brightest value: 1.0 for [0, 1] images, 255.0 for
+                         8-bit ones. > 0 and finite; 0 selects 1.0. Never
+                         inferred from the data. */
+} simloss_psnr_options;
+
+static inline void simloss_psnr_options_init(simloss_psnr_options *o) {
+  o->size = sizeof *o;
+  o->reduction = SIMLOSS_REDUCTION_MEAN;
+  o->reserved_ = 0;
+  o->data_range = 1.0;
+}
+
+/** simloss_psnr() :
+ *  Peak signal-to-noise ratio in dB, per sample (index of dimension 0):
+ *      psnr_n = 10 log10(L^2 / mse_n),  mse_n the mean over the sample's
+ *  elements of (pred - target)^2 (skimage's peak_signal_noise_ratio of each
+ *  image). MEAN returns the mean of psnr_n over samples (the usual "average
+ *  PSNR" of a test set), SUM their sum, NONE each psnr_n. A sample with
+ *  mse_n = 0 has psnr_n = +infinity and a zero gradient.
+ *  @param pred, target  as simloss_l1(); no weight.
+ *  @param values, values_len, grad  as simloss_l1(); the gradient is
+ *         d psnr / d pred = -20 / (ln 10 * count_n * mse_n) * (pred - target).
+ *  @return the statuses of simloss_l1(); SIMLOSS_ERROR_INVALID_ARGUMENT for
+ *          a data_range that is negative, NaN or infinite. Since 0.1 */
+SIMLOSS_API simloss_status simloss_psnr(
+    const simloss_tensor *pred, const simloss_tensor *target,
+    const simloss_psnr_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad);
+
+/* ======================================================================== */
+/* Total variation                                                          */
+/* ======================================================================== */
+
+typedef enum simloss_tv_kind {
+  /* sum |x[h+1,w] - x[h,w]| + |x[h,w+1] - x[h,w]|, the seed's formula. */
+  SIMLOSS_TV_ANISOTROPIC = 0,
+  /* sum over every pixel of sqrt(dy^2 + dx^2 + eps), with the forward
+   * differences dy, dx taken as 0 past the last row and column. */
+  SIMLOSS_TV_ISOTROPIC = 1,
+  /* sum (x[h+1,w] - x[h,w])^2 + (x[h,w+1] - x[h,w])^2. */
+  SIMLOSS_TV_SQUARED = 2
+} simloss_tv_kind;
+
+typedef struct simloss_tv_options {
+  size_t size;        /* sizeof(simloss_tv_options) */
+  int32_t reduction;  /* a simloss_reduction; default MEAN */
+  int32_t kind;       /* a simloss_tv_kind; default ANISOTROPIC */
+  double eps;         /* ISOTROPIC only: > 0 and finite, in squared input
+                         units; 0 selects 1e-8. It keeps the gradient finite
+                         on flat regions and adds sqrt(eps) per pixel there. */
+} simloss_tv_options;
+
+static inline void simloss_tv_options_init(simloss_tv_options *o) {
+  o->size = sizeof *o;
+  o->reduction = SIMLOSS_REDUCTION_MEAN;
+  o->kind = SIMLOSS_TV_ANISOTROPIC;
+  o->eps = 1e-8;
+}
+
+/** simloss_tv() :
+ *  Total variation of each image, summed over its channels, rows and columns
+ *  (TensorFlow's tf.image.total_variation, torchmetrics' and kornia's
+ *  total_variation for ANISOTROPIC). MEAN returns the mean over the N
+ *  images of their per-image sums, SUM the sum, NONE each image's value.
+ *  The derivative of |d| at d = 0 is taken as 0 (PyTorch, TensorFlow).
+ *  @param x       a logical (N, C, H, W) tensor, float32 or float64, any
+ *                 strides (NHWC: simloss_tensor_init_nhwc()). H = 1 or W = 1
+ *                 is allowed: that direction then contributes nothing.
+ *  @param options NULL for defaults.
+ *  @param values, values_len, grad  as simloss_l1(), with x as pred.
+ *  @return SIMLOSS_OK; SIMLOSS_ERROR_NULL_POINTER, _INVALID_ARGUMENT (kind,
+ *          reduction, eps), _OPTIONS_SIZE, _RANK (x not of rank 4),
+ *          _SHAPE_MISMATCH (grad), _OUT_OF_BOUNDS, _OVERLAP, _INVALID_SHAPE,
+ *          _DTYPE, _DTYPE_MISMATCH, _OUT_OF_MEMORY, _OVERFLOW. Since 0.1 */
+SIMLOSS_API simloss_status simloss_tv(
+    const simloss_tensor *x, const simloss_tv_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif  /* SIMLOSS_H */
