@@ -28,7 +28,7 @@ func abiVersion() -> String {
   defer { fclose(file) }
   var line = [CChar](repeating: 0, count: 512)
   while fgets(&line, Int32(line.count), file) != nil {
-    let text = String(cString: line)
+    let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     if text.hasPrefix("#define SIMLOSS_ABI_VERSION ") {
       return String(text.dropFirst("#define SIMLOSS_ABI_VERSION ".count).prefix { $0.isNumber })
     }

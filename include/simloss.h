@@ -168,6 +168,10 @@ SIMLOSS_API const char *simloss_last_error(void);
 /* ======================================================================== */
 
 #define SIMLOSS_MAX_RANK 8
+/* The most elements a tensor may have: 2^40. Only broadcast views (zero
+ * strides) reach it with real memory, and a loss over more elements would
+ * run for hours: such a view gets SIMLOSS_ERROR_OVERFLOW. */
+#define SIMLOSS_MAX_ELEMENTS ((int64_t)1 << 40)
 
 /* Element types. */
 typedef enum simloss_dtype {
@@ -179,7 +183,7 @@ typedef enum simloss_dtype {
  *     ((T *)data)[offset + i0 * strides[0] + ... + i{rank-1} * strides[rank-1]]
  * with T the C type of dtype. Every element the view reaches must lie in
  * [0, len) of the buffer, or the call fails with SIMLOSS_ERROR_OUT_OF_BOUNDS
- * and reads nothing. Strides may be zero (broadcast, inputs only) or negative.
+ * and reads nothing. At most SIMLOSS_MAX_ELEMENTS elements. Strides may be zero (broadcast, inputs only) or negative.
  * Entries of shape and strides past rank are ignored.
  *
  * Inputs are never written through data, although it is not const: one

@@ -77,6 +77,11 @@ static simloss_status huge_shape(void) {
   pred.shape[1] = 4;
   return simloss_l1(&pred, &target, NULL, NULL, values, 1, NULL);
 }
+static simloss_status broadcast_too_big(void) {
+  pred.shape[0] = SIMLOSS_MAX_ELEMENTS / 48 + 1;
+  pred.strides[0] = 0;
+  return simloss_tv(&pred, NULL, values, 1, NULL);
+}
 static simloss_status huge_len(void) { pred.len = INT64_MAX; return simloss_mse(&pred, &target, NULL, NULL, values, 1, NULL); }
 static simloss_status short_values(void) {
   simloss_tv_options o;
@@ -107,6 +112,7 @@ static const bad_call bad_calls[] = {
   {"dtype 3", SIMLOSS_ERROR_DTYPE, "pred.dtype: dtype 3 is not a simloss_dtype", bad_dtype},
   {"float32 with float64", SIMLOSS_ERROR_DTYPE_MISMATCH, "target: dtype float64 differs from the call's float32", mixed_dtypes},
   {"2^62 x 4 elements", SIMLOSS_ERROR_OVERFLOW, "overflows 64-bit sizes", huge_shape},
+  {"broadcast 2^40+", SIMLOSS_ERROR_OVERFLOW, "has more than 2^40 elements (SIMLOSS_MAX_ELEMENTS)", broadcast_too_big},
   {"len 2^63-1", SIMLOSS_ERROR_OVERFLOW, "pred: buffer length 9223372036854775807 elements overflows", huge_len},
 };
 

@@ -1,5 +1,3 @@
-import RealModule
-
 /// The per-element function of a pointwise loss, as a type so that each
 /// kernel is specialised for it.
 @usableFromInline
@@ -62,12 +60,10 @@ struct PointwisePass<T: SimLossFloat> {
 
   @inlinable @inline(__always)
   static func weightRow(_ p: UnsafeMutablePointer<T>, _ s: Int, _ n: Int) -> Double {
-    var acc = 0.0
-    for i in 0..<n {
+    laneSum(n) { i in
       let w = p[i &* s].asDouble
-      acc = Relaxed.sum(acc, w >= 0 && w < .infinity ? w : .infinity)
+      return w >= 0 && w < .infinity ? w : .infinity
     }
-    return acc
   }
 
   /// Finds the first weight that is not finite and >= 0, in logical order,
@@ -135,8 +131,8 @@ struct PointwisePass<T: SimLossFloat> {
     return total
   }
 
-  /// One row. Differences are exact in Double for float32 inputs; the sum
-  /// may be reassociated (vectorised) but its order is fixed per build.
+  /// One row. Differences are exact in Double for float32 inputs; the sum's
+  /// order is fixed by `laneSum`.
   @inlinable @inline(__always)
   static func row<F: PointwiseTerm>(
     _: F.Type, _ weighted: Bool, _ writesGradient: Bool,
@@ -144,15 +140,13 @@ struct PointwisePass<T: SimLossFloat> {
     _ w: UnsafeMutablePointer<T>, _ sw: Int, _ g: UnsafeMutablePointer<T>, _ sg: Int,
     _ n: Int, _ scale: Double
   ) -> Double {
-    var acc = 0.0
-    for i in 0..<n {
+    laneSum(n) { i in
       let d = p[i &* sp].asDouble - t[i &* st].asDouble
       let wi = weighted ? w[i &* sw].asDouble : 1
-      acc = Relaxed.sum(acc, weighted ? wi * F.value(d) : F.value(d))
       if writesGradient {
         g[i &* sg] = T(scale * (weighted ? wi * F.derivative(d) : F.derivative(d)))
       }
+      return weighted ? wi * F.value(d) : F.value(d)
     }
-    return acc
   }
 }

@@ -24,6 +24,11 @@ public struct TensorView<Element: SimLossFloat> {
   /// The largest rank a view may have (`SIMLOSS_MAX_RANK`).
   public static var maxRank: Int { 8 }
 
+  /// The most elements a view may have, 2^40 (`SIMLOSS_MAX_ELEMENTS`).
+  /// Only broadcast views (zero strides) can reach it with real memory; a
+  /// computation over more would run for hours, so it is refused.
+  public static var maxElements: Int { 1 << 40 }
+
   /// A view of `buffer` whose element (0, ..., 0) is `buffer[offset]`.
   ///
   /// - Parameters:
@@ -137,6 +142,11 @@ public struct TensorView<Element: SimLossFloat> {
           "\(name): shape \(describe(shape: shape)) with strides \(describe(shape: strides)) overflows 64-bit sizes")
       }
       count = c
+      guard count <= maxElements else {
+        throw SimLossError(
+          .overflow,
+          "\(name): shape \(describe(shape: shape)) has more than 2^40 elements (SIMLOSS_MAX_ELEMENTS)")
+      }
       let (l, o3) = low.addingReportingOverflow(min(0, span))
       let (h, o4) = high.addingReportingOverflow(max(0, span))
       guard !o3, !o4 else {

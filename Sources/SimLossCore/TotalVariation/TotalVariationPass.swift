@@ -1,5 +1,3 @@
-import RealModule
-
 /// The row kernels of total variation. A row is one (c, h) line of an
 /// image; its value collects the differences towards the right and the row
 /// below, and its gradient all four differences that touch it.
@@ -78,12 +76,8 @@ struct TotalVariationPass<T: SimLossFloat> {
       }
       return value
     }
-    var acc = pixel(0, left: false, right: width > 1)
-    if width > 1 {
-      for w in 1..<(width - 1) { acc = Relaxed.sum(acc, pixel(w, left: true, right: true)) }
-      acc += pixel(width - 1, left: true, right: false)
-    }
-    return acc
+    let last = width &- 1
+    return laneSum(width) { w in pixel(w, left: w > 0, right: w < last) }
   }
 
   /// Isotropic total variation of the given rows of an image.
@@ -140,11 +134,7 @@ struct TotalVariationPass<T: SimLossFloat> {
       }
       return norm
     }
-    var acc = pixel(0, left: false, right: width > 1)
-    if width > 1 {
-      for w in 1..<(width - 1) { acc = Relaxed.sum(acc, pixel(w, left: true, right: true)) }
-      acc += pixel(width - 1, left: true, right: false)
-    }
-    return acc
+    let last = width &- 1
+    return laneSum(width) { w in pixel(w, left: w > 0, right: w < last) }
   }
 }

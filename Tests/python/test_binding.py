@@ -1,0 +1,187 @@
+"""The CPython binding: buffers read in place, outputs, errors that raise
+instead of crashing, threads, versions."""
+import array
+import concurrent.futures
+import os
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import simloss
+
+
+def test_versions_match_and_are_exposed():
+    assert simloss.VERSION == simloss.RUNTIME_VERSION == simloss.__version__
+    assert "cpu=" in simloss.BUILD_INFO
+
+
+def test_library_is_bundled_beside_the_extension():
+    folder = os.path.dirname(simloss._simloss.__file__)
+    assert os.path.exists(os.path.join(folder, "libsimloss.so.1"))
+
+
+def test_memoryview_and_array_inputs():
+    a = array.array("d", [1.0, 2.0, 3.0, 4.0])
+    b = array.array("d", [0.0, 0.0, 0.0, 0.0])
+    assert simloss.l1(a, b) == 2.5
+    assert simloss.mse(memoryview(a), memoryview(b)) == 7.5
+    f = array.array("f", [1.0, 2.0])
+    assert simloss.l1(f, array.array("f", [1.0, 1.0])) == 0.5
+
+
+def test_inputs_are_not_copied():
+    # A 16 MB input: a copy would show in tracemalloc, which numpy reports to.
+    x = np.random.RandomState(0).rand(2, 3, 512, 512).astype(np.float64)
+    y = x[:, :, ::-1, :]  # a negative-stride view, still not copied
+    tracemalloc.start()
+    simloss.mse(x, y)
+    simloss.tv(y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 64 * 1024
+
+
+def test_strided_views_equal_their_copies():
+    rng = np.random.RandomState(1)
+    base = rng.rand(4, 3, 40, 30)
+    view = base[::2, :, 5:35:3, ::-2]
+    target = rng.rand(*view.shape)
+    for f in (simloss.l1, simloss.mse, simloss.psnr):
+        v1, g1 = f(view, target, grad=True)
+        v2, g2 = f(np.ascontiguousarray(view), target, grad=True)
+        assert v1 == v2 and np.array_equal(g1, g2)
+
+
+def test_out_is_written_in_place():
+    x = np.random.RandomState(2).rand(2, 1, 8, 8).astype(np.float32)
+    out = np.full_like(x, 7)
+    v, g = simloss.tv(x, grad=True, out=out)
+    assert g is out and not np.all(out == 7)
+    # A strided out= view.
+    big = np.zeros((2, 1, 8, 16), np.float32)
+    simloss.tv(x, grad=True, out=big[..., ::2])
+    assert np.array_equal(big[..., ::2], out) and np.all(big[..., 1::2] == 0)
+
+
+def test_nhwc_layout_with_mask():
+    rng = np.random.RandomState(3)
+    x, y = rng.rand(2, 8, 8, 3), rng.rand(2, 8, 8, 3)
+    mask = rng.rand(2, 8, 8, 1)
+    got = simloss.l1(x, y, mask=mask, layout="NHWC")
+    w = np.broadcast_to(mask, x.shape)
+    assert got == pytest.approx((w * np.abs(x - y)).sum() / w.sum(), rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: simloss.l1(np.zeros((2, 3), np.int64), np.zeros((2, 3))), TypeError,
+         r"pred: element format 'l' \(8 bytes\) is not float32"),
+        (lambda: simloss.l1(np.zeros(4, np.float16), np.zeros(4, np.float16)), TypeError,
+         r"pred: element format 'e'"),
+        (lambda: simloss.mse([1.0, 2.0], [1.0, 2.0]), TypeError,
+         r"pred: expected a float32 or float64 array with the buffer protocol .*got list"),
+        (lambda: simloss.mse(np.zeros(3), np.zeros(3, np.float32)), TypeError,
+         r"target: dtype float32 differs from the call's float64"),
+        (lambda: simloss.l1(np.zeros((2, 3)), np.zeros((2, 4))), ValueError,
+         r"l1: target: shape \(2, 4\) does not match pred shape \(2, 3\)"),
+        (lambda: simloss.l1(np.zeros((2, 3)), np.zeros((2, 3)), mask=-np.ones((2, 3))), ValueError,
+         r"weight: element \(0, 0\) is -1.0; weights must be finite and >= 0"),
+        (lambda: simloss.l1(np.zeros((2, 3)), np.zeros((2, 3)), reduction="avg"), ValueError,
+         r"reduction: 'avg' is not one of 'mean', 'sum', 'none'"),
+        (lambda: simloss.tv(np.zeros((1, 1, 2, 2)), kind="total"), ValueError, r"kind: 'total'"),
+        (lambda: simloss.tv(np.zeros((1, 1, 2, 2)), layout="CHW"), ValueError, r"layout: 'CHW'"),
+        (lambda: simloss.psnr(np.zeros((1, 2)), np.ones((1, 2)), data_range=-1), ValueError,
+         r"data_range: -1.0 must be finite and > 0"),
+        (lambda: simloss.tv(np.zeros((1, 1, 2, 2)), kind="isotropic", eps=float("nan")), ValueError,
+         r"eps: nan must be finite and > 0"),
+        (lambda: simloss.tv(np.zeros((0, 1, 2, 2))), ValueError, r"x: dimension 0 of shape \(0, 1, 2, 2\) is 0"),
+        (lambda: simloss.l1(np.zeros(()), np.zeros(())), ValueError, r"pred: rank 0 is outside 1...8"),
+        (lambda: simloss.tv(np.zeros((1, 1, 2, 2)), grad=True, out=np.zeros((1, 1, 2, 3))), ValueError,
+         r"grad: shape \(1, 1, 2, 3\) does not match x shape \(1, 1, 2, 2\)"),
+        (lambda: simloss.tv(np.zeros((1, 1, 2, 2)), out=np.zeros((1, 1, 2, 2))), ValueError,
+         r"out: given without grad=True"),
+        (lambda: simloss.l1(np.zeros((2, 2)), np.zeros((2, 2)), grad=True, out=bytes(32)), ValueError,
+         r"out: the buffer is read-only"),
+        (lambda: simloss.set_num_threads(-2), ValueError, r"num_threads: -2 is outside 0...1024"),
+    ],
+)
+def test_bad_calls_raise_with_the_library_message(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+def test_huge_dimensions_raise():
+    # A view of one element with 2^50 elements (numpy allows up to 2^60).
+    base = np.zeros(1, np.float32)
+    huge = np.lib.stride_tricks.as_strided(base, shape=(2**20, 2**20, 2**10), strides=(0, 0, 0))
+    with pytest.raises(ValueError, match=r"pred: shape \(1048576, 1048576, 1024\) has more than 2\^40 elements"):
+        simloss.mse(huge, huge)
+
+
+def test_gradient_overlapping_input_raises():
+    x = np.random.rand(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="grad: output memory overlaps input x"):
+        simloss.tv(x, grad=True, out=x)
+
+
+def test_bad_calls_leave_the_interpreter_alive():
+    # In a child process, so that a crash (a Swift trap is SIGILL) shows as
+    # its exit status instead of ending the test run.
+    script = r"""
+import numpy as np, simloss
+bad = [
+    lambda: simloss.l1(np.zeros((2, 3)), np.zeros((3, 2))),
+    lambda: simloss.tv(np.lib.stride_tricks.as_strided(np.zeros(1), shape=(2**15,) * 4, strides=(0,) * 4)),
+    lambda: simloss.mse(np.zeros((1,) * 9), np.zeros((1,) * 9)),
+    lambda: simloss.psnr(np.zeros((2, 2)), np.zeros((2, 2)), data_range=float("inf")),
+    lambda: simloss.l1(np.zeros(3), np.zeros(3), mask=np.full(3, np.nan)),
+    lambda: simloss.tv(np.zeros((1, 1, 1, 1), np.float32), grad=True, out=np.zeros((1, 1, 1, 1))),
+]
+for f in bad:
+    try:
+        f()
+    except (ValueError, TypeError):
+        pass
+print("alive")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "alive"
+
+
+def test_threads_calling_at_once_give_serial_results():
+    rng = np.random.RandomState(4)
+    inputs = [(rng.rand(2, 3, 64, 64).astype(np.float32), rng.rand(2, 3, 64, 64).astype(np.float32))
+              for _ in range(8)]
+
+    def work(pair):
+        x, y = pair
+        return simloss.l1(x, y, grad=True), simloss.tv(x, grad=True)
+
+    serial = [work(p) for p in inputs]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(work, inputs * 3))
+    for i, got in enumerate(parallel):
+        want = serial[i % 8]
+        for (v1, g1), (v2, g2) in zip(got, want):
+            assert v1 == v2 and np.array_equal(g1, g2)
+
+
+def test_thread_count_does_not_change_results():
+    x = np.random.RandomState(5).rand(8, 3, 96, 96).astype(np.float32)
+    y = np.random.RandomState(6).rand(8, 3, 96, 96).astype(np.float32)
+    results = []
+    try:
+        for n in (1, 2, 5):
+            simloss.set_num_threads(n)
+            assert simloss.get_num_threads() == n
+            results.append((simloss.mse(x, y, grad=True), simloss.tv(x, kind="isotropic", grad=True)))
+    finally:
+        simloss.set_num_threads(0)
+    for r in results[1:]:
+        for (v1, g1), (v2, g2) in zip(r, results[0]):
+            assert v1 == v2 and np.array_equal(g1, g2)

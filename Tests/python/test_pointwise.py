@@ -1,0 +1,94 @@
+"""simloss.l1, simloss.mse, simloss.psnr against float64 numpy references,
+published values, and central differences."""
+import numpy as np
+import pytest
+import skimage.metrics
+
+import pointwise_reference as ref
+import simloss
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def pair(shape, dtype, seed):
+    rng = np.random.RandomState(seed)
+    return rng.rand(*shape).astype(dtype), rng.rand(*shape).astype(dtype)
+
+
+@pytest.mark.parametrize("kind", ["l1", "mse"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pointwise_matches_float64_reference(kind, reduction, dtype):
+    x, y = pair((3, 2, 17, 19), dtype, 1)
+    got = getattr(simloss, kind)(x, y, reduction=reduction)
+    np.testing.assert_allclose(got, ref.pointwise(kind, x, y, reduction=reduction), rtol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["l1", "mse"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_pointwise_mask_broadcast(kind, reduction):
+    x, y = pair((3, 2, 9, 11), np.float32, 2)
+    mask = np.random.RandomState(3).rand(3, 1, 9, 11).astype(np.float32)
+    mask[1] = 0  # a sample with no weight
+    got = getattr(simloss, kind)(x, y, mask=mask, reduction=reduction)
+    np.testing.assert_allclose(got, ref.pointwise(kind, x, y, mask, reduction), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["l1", "mse", "psnr"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_pointwise_gradient_matches_central_differences(kind, reduction):
+    x, y = pair((2, 3, 6, 5), np.float64, 4)
+    mask = np.random.RandomState(5).rand(2, 1, 6, 5) + 0.1 if kind != "psnr" else None
+    kwargs = {"reduction": reduction} if kind == "psnr" else {"mask": mask, "reduction": reduction}
+    value, grad = getattr(simloss, kind)(x, y, grad=True, **kwargs)
+    assert grad.shape == x.shape and grad.dtype == np.float64
+    idx = range(0, x.size, 3)
+    numeric = ref.central_difference(lambda z: getattr(simloss, kind)(z, y, **kwargs), x, idx)
+    np.testing.assert_allclose(grad.reshape(-1)[list(idx)], numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_l1_gradient_at_zero_difference_is_zero():
+    x = np.array([[1.0, 2.0, 3.0]])
+    _, g = simloss.l1(x, x.copy(), grad=True)
+    assert np.all(g == 0)
+
+
+def test_psnr_matches_skimage_per_image():
+    x, y = pair((4, 3, 32, 32), np.float64, 6)
+    got = simloss.psnr(x, y, reduction="none")
+    expected = [skimage.metrics.peak_signal_noise_ratio(y[i], x[i], data_range=1.0) for i in range(4)]
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+    assert simloss.psnr(x, y) == pytest.approx(np.mean(expected), rel=1e-13)
+
+
+def test_psnr_data_range_scaling():
+    x, y = pair((2, 1, 8, 8), np.float64, 7)
+    a = simloss.psnr(x * 255, y * 255, data_range=255.0)
+    assert a == pytest.approx(simloss.psnr(x, y), rel=1e-13)
+
+
+def test_psnr_identical_images_are_infinite_with_zero_gradient():
+    x, _ = pair((2, 1, 8, 8), np.float32, 8)
+    v, g = simloss.psnr(x, x.copy(), reduction="none", grad=True)
+    assert np.all(np.isinf(v)) and np.all(g == 0)
+
+
+def test_mse_matches_skimage():
+    x, y = pair((1, 3, 20, 30), np.float64, 9)
+    assert simloss.mse(x, y) == pytest.approx(skimage.metrics.mean_squared_error(x, y), rel=1e-14)
+
+
+def test_pointwise_properties():
+    x, y = pair((2, 3, 8, 8), np.float64, 10)
+    assert simloss.l1(x, x) == 0 and simloss.mse(x, x) == 0
+    assert simloss.l1(x, y) == pytest.approx(simloss.l1(y, x), rel=1e-15)
+    assert simloss.mse(x, y) == pytest.approx(simloss.mse(y, x), rel=1e-15)
+
+
+def test_float32_close_to_float64():
+    x, y = pair((2, 3, 16, 16), np.float32, 11)
+    for f in (simloss.l1, simloss.mse, simloss.psnr):
+        assert f(x, y) == pytest.approx(f(x.astype(np.float64), y.astype(np.float64)), rel=1e-14)
+        _, g32 = f(x, y, grad=True)
+        _, g64 = f(x.astype(np.float64), y.astype(np.float64), grad=True)
+        np.testing.assert_allclose(g32, g64, rtol=1e-6, atol=1e-12)

@@ -1,0 +1,63 @@
+"""simloss.tv against the published values, a float64 reference and central
+differences."""
+import numpy as np
+import pytest
+
+import pointwise_reference as ref
+import simloss
+
+KINDS = ["anisotropic", "isotropic", "squared"]
+
+
+def test_tv_kornia_value():
+    x = np.array([[[[0.09094203, 0.32630223, 0.8066123], [0.10921168, 0.09534764, 0.48588026]]]], np.float32)
+    assert simloss.tv(x) == pytest.approx(1.6900232, rel=1e-7)
+
+
+def test_tv_identity_is_36():
+    assert simloss.tv(np.eye(10)[None, None]) == 36
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tv_matches_float64_reference(kind, reduction, dtype):
+    x = np.random.RandomState(1).rand(3, 2, 13, 17).astype(dtype)
+    got = simloss.tv(x, kind=kind, eps=1e-4, reduction=reduction)
+    np.testing.assert_allclose(got, ref.tv(x, kind, 1e-4, reduction), rtol=1e-13)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_tv_gradient_matches_central_differences(kind, reduction):
+    x = np.random.RandomState(2).rand(2, 2, 5, 6)
+    _, g = simloss.tv(x, kind=kind, eps=1e-2, reduction=reduction, grad=True)
+    idx = range(x.size)
+    numeric = ref.central_difference(lambda z: simloss.tv(z, kind=kind, eps=1e-2, reduction=reduction), x, idx)
+    np.testing.assert_allclose(g.reshape(-1), numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tv_layouts_bitwise_equal(kind):
+    x = np.random.RandomState(3).rand(2, 3, 16, 12).astype(np.float32)
+    v1, g1 = simloss.tv(x, kind=kind, grad=True)
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    v2, g2 = simloss.tv(nhwc, kind=kind, layout="NHWC", grad=True)
+    big = np.zeros((2, 3, 32, 12), np.float32)
+    big[:, :, ::2] = x
+    v3, g3 = simloss.tv(big[:, :, ::2], kind=kind, grad=True)
+    assert v1 == v2 == v3
+    assert np.array_equal(g1, g2.transpose(0, 3, 1, 2)) and np.array_equal(g1, g3)
+
+
+def test_tv_properties():
+    x = np.random.RandomState(4).rand(2, 3, 10, 10)
+    for kind in ("anisotropic", "squared"):
+        assert simloss.tv(np.full((1, 1, 5, 5), 0.3), kind=kind) == 0
+        assert simloss.tv(-x, kind=kind) == pytest.approx(simloss.tv(x, kind=kind), rel=1e-15)
+        assert simloss.tv(x + 0.5, kind=kind) == pytest.approx(simloss.tv(x, kind=kind), rel=1e-12)
+
+
+def test_tv_rejects_rank_3():
+    with pytest.raises(ValueError, match=r"x: expected rank 4 \(N, C, H, W\), got rank 3"):
+        simloss.tv(np.zeros((2, 3, 4)))

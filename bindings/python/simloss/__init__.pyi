@@ -1,0 +1,41 @@
+from typing import Any, Literal, overload
+
+import numpy as np
+import numpy.typing as npt
+
+_Buffer = Any  # any object with the buffer protocol holding float32 or float64
+_Reduction = Literal["mean", "sum", "none"]
+_Layout = Literal["NCHW", "NHWC"]
+_Value = float | npt.NDArray[np.float64]
+
+__version__: str
+VERSION: str
+RUNTIME_VERSION: str
+BUILD_INFO: str
+
+@overload
+def l1(pred: _Buffer, target: _Buffer, *, mask: _Buffer | None = ..., reduction: _Reduction = ...,
+       layout: _Layout = ..., grad: Literal[False] = ..., out: None = ...) -> _Value: ...
+@overload
+def l1(pred: _Buffer, target: _Buffer, *, mask: _Buffer | None = ..., reduction: _Reduction = ...,
+       layout: _Layout = ..., grad: Literal[True], out: _Buffer | None = ...) -> tuple[_Value, Any]: ...
+@overload
+def mse(pred: _Buffer, target: _Buffer, *, mask: _Buffer | None = ..., reduction: _Reduction = ...,
+        layout: _Layout = ..., grad: Literal[False] = ..., out: None = ...) -> _Value: ...
+@overload
+def mse(pred: _Buffer, target: _Buffer, *, mask: _Buffer | None = ..., reduction: _Reduction = ...,
+        layout: _Layout = ..., grad: Literal[True], out: _Buffer | None = ...) -> tuple[_Value, Any]: ...
+@overload
+def psnr(pred: _Buffer, target: _Buffer, *, data_range: float = ..., reduction: _Reduction = ...,
+         layout: _Layout = ..., grad: Literal[False] = ..., out: None = ...) -> _Value: ...
+@overload
+def psnr(pred: _Buffer, target: _Buffer, *, data_range: float = ..., reduction: _Reduction = ...,
+         layout: _Layout = ..., grad: Literal[True], out: _Buffer | None = ...) -> tuple[_Value, Any]: ...
+@overload
+def tv(x: _Buffer, *, kind: Literal["anisotropic", "isotropic", "squared"] = ..., eps: float = ...,
+       reduction: _Reduction = ..., layout: _Layout = ..., grad: Literal[False] = ..., out: None = ...) -> _Value: ...
+@overload
+def tv(x: _Buffer, *, kind: Literal["anisotropic", "isotropic", "squared"] = ..., eps: float = ...,
+       reduction: _Reduction = ..., layout: _Layout = ..., grad: Literal[True], out: _Buffer | None = ...) -> tuple[_Value, Any]: ...
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...

@@ -1,0 +1,333 @@
+/* simloss._simloss: the private CPython extension over include/simloss.h.
+ *
+ * Every wrapper does the same five steps and no math: parse the arguments,
+ * get each array through the buffer protocol (no copy; any strides), build a
+ * simloss_tensor, call the library with the GIL released, map the status to
+ * an exception, and release every buffer at one exit label. Keyword
+ * handling, string options and output allocation live in __init__.py.
+ *
+ * Built against the Limited API of 3.11 (Py_buffer is stable ABI from 3.11),
+ * so one abi3 extension serves every later CPython. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "simloss.h"
+
+#if SIMLOSS_VERSION_NUMBER < 100
+#error "simloss._simloss needs simloss 0.1.0 or newer"
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Errors                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* The one mapping from a status to a Python exception; the message is the
+ * operation, then the library's own words. */
+static PyObject *set_error_from_status(simloss_status status, const char *what) {
+  PyObject *type;
+  switch (status) {
+    case SIMLOSS_ERROR_DTYPE:
+    case SIMLOSS_ERROR_DTYPE_MISMATCH:
+      type = PyExc_TypeError;
+      break;
+    case SIMLOSS_ERROR_OUT_OF_MEMORY:
+      return PyErr_NoMemory();
+    case SIMLOSS_ERROR_INTERNAL:
+      type = PyExc_RuntimeError;
+      break;
+    default: /* argument, shape, value and size errors */
+      type = PyExc_ValueError;
+      break;
+  }
+  PyErr_Format(type, "%s: %s", what, simloss_last_error());
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Buffers as tensors                                                     */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+  Py_buffer view;
+  int held;
+  simloss_tensor tensor;
+} tensor_arg;
+
+/* The native float formats: '@', '=' and '<' prefixes are native on the
+ * little-endian machines simloss builds for. */
+static int dtype_of_format(const char *format, Py_ssize_t itemsize) {
+  if (format == NULL) return 0; /* PyBUF_FORMAT was asked for; be safe anyway */
+  if (*format == '@' || *format == '=' || *format == '<') format++;
+  if (strcmp(format, "f") == 0 && itemsize == 4) return SIMLOSS_FLOAT32;
+  if (strcmp(format, "d") == 0 && itemsize == 8) return SIMLOSS_FLOAT64;
+  return 0;
+}
+
+/* Gets obj's buffer and describes it as a simloss_tensor that covers
+ * exactly the memory the view spans. With nhwc, a rank-4 buffer in
+ * (N, H, W, C) order is described as the logical (N, C, H, W) tensor. */
+static int get_tensor(PyObject *obj, const char *name, int writable, int nhwc, tensor_arg *arg) {
+  int flags = PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+  if (PyObject_GetBuffer(obj, &arg->view, flags) < 0) {
+    PyErr_Clear();
+    if (PyObject_GetBuffer(obj, &arg->view, PyBUF_STRIDES | PyBUF_FORMAT) == 0) {
+      PyBuffer_Release(&arg->view);
+      PyErr_Format(PyExc_ValueError, "%s: the buffer is read-only; an output must be writable", name);
+    } else {
+      PyErr_Clear();
+      PyObject *type_name = PyType_GetName(Py_TYPE(obj));
+      PyErr_Format(PyExc_TypeError,
+                   "%s: expected a float32 or float64 array with the buffer protocol "
+                   "(numpy array, memoryview, ...), got %S", name, type_name);
+      Py_XDECREF(type_name);
+    }
+    return -1;
+  }
+  arg->held = 1;
+  Py_buffer *v = &arg->view;
+  int dtype = dtype_of_format(v->format, v->itemsize);
+  if (dtype == 0) {
+    PyErr_Format(PyExc_TypeError, "%s: element format '%s' (%zd bytes) is not float32 ('f') or float64 ('d')",
+                 name, v->format ? v->format : "B", v->itemsize);
+    return -1;
+  }
+  if (v->ndim < 1 || v->ndim > SIMLOSS_MAX_RANK) {
+    PyErr_Format(PyExc_ValueError, "%s: rank %d is outside 1...%d", name, v->ndim, SIMLOSS_MAX_RANK);
+    return -1;
+  }
+  simloss_tensor *t = &arg->tensor;
+  memset(t, 0, sizeof *t);
+  t->dtype = dtype;
+  t->rank = v->ndim;
+  Py_ssize_t low = 0, high = 0;
+  int empty = 0;
+  for (int d = 0; d < v->ndim; d++) {
+    if (v->strides[d] % v->itemsize != 0) {
+      PyErr_Format(PyExc_ValueError, "%s: stride %zd of dimension %d is not a multiple of the element size %zd",
+                   name, v->strides[d], d, v->itemsize);
+      return -1;
+    }
+    t->shape[d] = v->shape[d];
+    t->strides[d] = v->strides[d] / v->itemsize;
+    if (v->shape[d] == 0) empty = 1;
+    else if (v->strides[d] < 0) low += (v->shape[d] - 1) * v->strides[d];
+    else high += (v->shape[d] - 1) * v->strides[d];
+  }
+  if (nhwc && v->ndim == 4) {
+    int64_t s[4], st[4];
+    memcpy(s, t->shape, sizeof s);
+    memcpy(st, t->strides, sizeof st);
+    int64_t order[4] = {0, 3, 1, 2}; /* logical N, C, H, W from N, H, W, C */
+    for (int d = 0; d < 4; d++) {
+      t->shape[d] = s[order[d]];
+      t->strides[d] = st[order[d]];
+    }
+  }
+  /* The buffer protocol gives the view, not the allocation: describe the
+   * span the view reaches (an empty view is left for the library to name). */
+  t->data = (char *)v->buf + (empty ? 0 : low);
+  t->offset = empty ? 0 : -low / v->itemsize;
+  t->len = empty ? 1 : (high - low) / v->itemsize + 1;
+  return 0;
+}
+
+static int get_optional(PyObject *obj, const char *name, int writable, int nhwc, tensor_arg *arg) {
+  return obj == Py_None ? 0 : get_tensor(obj, name, writable, nhwc, arg);
+}
+
+static const simloss_tensor *tensor_or_null(const tensor_arg *arg) {
+  return arg->held ? &arg->tensor : NULL;
+}
+
+static void release(tensor_arg *args, int count) {
+  for (int i = 0; i < count; i++)
+    if (args[i].held) PyBuffer_Release(&args[i].view);
+}
+
+/* The values output: a writable float64 buffer of at least one element. */
+static int get_values(PyObject *obj, tensor_arg *arg, double **values, size_t *count) {
+  if (get_tensor(obj, "values", 1, 0, arg) < 0) return -1;
+  if (arg->tensor.dtype != SIMLOSS_FLOAT64 || arg->view.ndim != 1 || arg->view.strides[0] != 8) {
+    PyErr_SetString(PyExc_ValueError, "values: expected a contiguous 1-D float64 buffer");
+    return -1;
+  }
+  *values = (double *)arg->view.buf;
+  *count = (size_t)arg->view.shape[0];
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Losses                                                                 */
+/* ---------------------------------------------------------------------- */
+
+typedef simloss_status (*pointwise_fn)(const simloss_tensor *, const simloss_tensor *,
+                                       const simloss_tensor *, const simloss_pointwise_options *,
+                                       double *, size_t, const simloss_tensor *);
+
+/* l1/mse(pred, target, weight, values, grad, reduction, nhwc) */
+static PyObject *pointwise(PyObject *args, PyObject *kwargs, pointwise_fn fn, const char *what) {
+  static char *keywords[] = {"pred", "target", "weight", "values", "grad", "reduction", "nhwc", NULL};
+  PyObject *pred, *target, *weight, *values_obj, *grad, *result = NULL;
+  int reduction, nhwc;
+  tensor_arg a[5] = {0};
+  double *values;
+  size_t count;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOii", keywords, &pred, &target, &weight,
+                                   &values_obj, &grad, &reduction, &nhwc))
+    return NULL;
+  if (get_tensor(pred, "pred", 0, nhwc, &a[0]) < 0 || get_tensor(target, "target", 0, nhwc, &a[1]) < 0 ||
+      get_optional(weight, "mask", 0, nhwc, &a[2]) < 0 || get_values(values_obj, &a[3], &values, &count) < 0 ||
+      get_optional(grad, "out", 1, nhwc, &a[4]) < 0)
+    goto exit;
+  simloss_pointwise_options options;
+  simloss_pointwise_options_init(&options);
+  options.reduction = reduction;
+  simloss_status status;
+  Py_BEGIN_ALLOW_THREADS
+  status = fn(&a[0].tensor, &a[1].tensor, tensor_or_null(&a[2]), &options, values, count, tensor_or_null(&a[4]));
+  Py_END_ALLOW_THREADS
+  result = status == SIMLOSS_OK ? Py_NewRef(Py_None) : set_error_from_status(status, what);
+exit:
+  release(a, 5);
+  return result;
+}
+
+static PyObject *py_l1(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  return pointwise(args, kwargs, simloss_l1, "l1");
+}
+
+static PyObject *py_mse(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  return pointwise(args, kwargs, simloss_mse, "mse");
+}
+
+/* psnr(pred, target, values, grad, reduction, data_range, nhwc) */
+static PyObject *py_psnr(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  static char *keywords[] = {"pred", "target", "values", "grad", "reduction", "data_range", "nhwc", NULL};
+  PyObject *pred, *target, *values_obj, *grad, *result = NULL;
+  int reduction, nhwc;
+  double data_range;
+  tensor_arg a[4] = {0};
+  double *values;
+  size_t count;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOidi", keywords, &pred, &target, &values_obj, &grad,
+                                   &reduction, &data_range, &nhwc))
+    return NULL;
+  if (get_tensor(pred, "pred", 0, nhwc, &a[0]) < 0 || get_tensor(target, "target", 0, nhwc, &a[1]) < 0 ||
+      get_values(values_obj, &a[2], &values, &count) < 0 || get_optional(grad, "out", 1, nhwc, &a[3]) < 0)
+    goto exit;
+  simloss_psnr_options options;
+  simloss_psnr_options_init(&options);
+  options.reduction = reduction;
+  options.data_range = data_range;
+  simloss_status status;
+  Py_BEGIN_ALLOW_THREADS
+  status = simloss_psnr(&a[0].tensor, &a[1].tensor, &options, values, count, tensor_or_null(&a[3]));
+  Py_END_ALLOW_THREADS
+  result = status == SIMLOSS_OK ? Py_NewRef(Py_None) : set_error_from_status(status, "psnr");
+exit:
+  release(a, 4);
+  return result;
+}
+
+/* tv(x, values, grad, reduction, kind, eps, nhwc) */
+static PyObject *py_tv(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  static char *keywords[] = {"x", "values", "grad", "reduction", "kind", "eps", "nhwc", NULL};
+  PyObject *x, *values_obj, *grad, *result = NULL;
+  int reduction, kind, nhwc;
+  double eps;
+  tensor_arg a[3] = {0};
+  double *values;
+  size_t count;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOiidi", keywords, &x, &values_obj, &grad, &reduction,
+                                   &kind, &eps, &nhwc))
+    return NULL;
+  if (get_tensor(x, "x", 0, nhwc, &a[0]) < 0 || get_values(values_obj, &a[1], &values, &count) < 0 ||
+      get_optional(grad, "out", 1, nhwc, &a[2]) < 0)
+    goto exit;
+  simloss_tv_options options;
+  simloss_tv_options_init(&options);
+  options.reduction = reduction;
+  options.kind = kind;
+  options.eps = eps;
+  simloss_status status;
+  Py_BEGIN_ALLOW_THREADS
+  status = simloss_tv(&a[0].tensor, &options, values, count, tensor_or_null(&a[2]));
+  Py_END_ALLOW_THREADS
+  result = status == SIMLOSS_OK ? Py_NewRef(Py_None) : set_error_from_status(status, "tv");
+exit:
+  release(a, 3);
+  return result;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Threads and versions                                                   */
+/* ---------------------------------------------------------------------- */
+
+static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
+  (void)self;
+  long n = PyLong_AsLong(arg);
+  if (n == -1 && PyErr_Occurred()) return NULL;
+  if (n < INT_MIN || n > INT_MAX) n = -1;
+  simloss_status status = simloss_set_num_threads((int)n);
+  return status == SIMLOSS_OK ? Py_NewRef(Py_None) : set_error_from_status(status, "set_num_threads");
+}
+
+static PyObject *py_get_num_threads(PyObject *self, PyObject *unused) {
+  (void)self;
+  (void)unused;
+  return PyLong_FromLong(simloss_get_num_threads());
+}
+
+static PyMethodDef methods[] = {
+  {"l1", (PyCFunction)(void (*)(void))py_l1, METH_VARARGS | METH_KEYWORDS, "simloss_l1; see simloss.l1."},
+  {"mse", (PyCFunction)(void (*)(void))py_mse, METH_VARARGS | METH_KEYWORDS, "simloss_mse; see simloss.mse."},
+  {"psnr", (PyCFunction)(void (*)(void))py_psnr, METH_VARARGS | METH_KEYWORDS, "simloss_psnr; see simloss.psnr."},
+  {"tv", (PyCFunction)(void (*)(void))py_tv, METH_VARARGS | METH_KEYWORDS, "simloss_tv; see simloss.tv."},
+  {"set_num_threads", py_set_num_threads, METH_O, "simloss_set_num_threads(n)."},
+  {"get_num_threads", py_get_num_threads, METH_NOARGS, "simloss_get_num_threads()."},
+  {NULL, NULL, 0, NULL},
+};
+
+/* Constants come from the header, never retyped in Python. */
+static int module_exec(PyObject *m) {
+  if (simloss_abi_version() != SIMLOSS_ABI_VERSION) {
+    PyErr_Format(PyExc_ImportError,
+                 "simloss: the loaded libsimloss has ABI version %d (%s) but this extension was built for "
+                 "ABI version %d (%s)", simloss_abi_version(), simloss_version_string(), SIMLOSS_ABI_VERSION,
+                 SIMLOSS_VERSION_STRING);
+    return -1;
+  }
+  struct { const char *name; long value; } constants[] = {
+    {"REDUCTION_MEAN", SIMLOSS_REDUCTION_MEAN}, {"REDUCTION_SUM", SIMLOSS_REDUCTION_SUM},
+    {"REDUCTION_NONE", SIMLOSS_REDUCTION_NONE}, {"TV_ANISOTROPIC", SIMLOSS_TV_ANISOTROPIC},
+    {"TV_ISOTROPIC", SIMLOSS_TV_ISOTROPIC}, {"TV_SQUARED", SIMLOSS_TV_SQUARED},
+    {"VERSION_NUMBER", SIMLOSS_VERSION_NUMBER}, {"RUNTIME_VERSION_NUMBER", simloss_version_number()},
+    {"ABI_VERSION", SIMLOSS_ABI_VERSION}, {"MAX_RANK", SIMLOSS_MAX_RANK},
+  };
+  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++)
+    if (PyModule_AddIntConstant(m, constants[i].name, constants[i].value) < 0) return -1;
+  if (PyModule_AddStringConstant(m, "VERSION", SIMLOSS_VERSION_STRING) < 0 ||
+      PyModule_AddStringConstant(m, "RUNTIME_VERSION", simloss_version_string()) < 0 ||
+      PyModule_AddStringConstant(m, "BUILD_INFO", simloss_build_info()) < 0)
+    return -1;
+  return 0;
+}
+
+static PyModuleDef_Slot slots[] = {
+  {Py_mod_exec, module_exec},
+#ifdef Py_mod_gil
+  {Py_mod_gil, Py_MOD_GIL_NOT_USED}, /* the library is reentrant */
+#endif
+  {0, NULL},
+};
+
+static struct PyModuleDef module = {
+  PyModuleDef_HEAD_INIT, "simloss._simloss", "The C API of simloss (private; use the simloss package).",
+  0, methods, slots, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__simloss(void) { return PyModuleDef_Init(&module); }
