@@ -140,13 +140,18 @@ struct PointwisePass<T: SimLossFloat> {
     _ w: UnsafeMutablePointer<T>, _ sw: Int, _ g: UnsafeMutablePointer<T>, _ sg: Int,
     _ n: Int, _ scale: Double
   ) -> Double {
-    laneSum(n) { i in
-      let d = p[i &* sp].asDouble - t[i &* st].asDouble
-      let wi = weighted ? w[i &* sw].asDouble : 1
-      if writesGradient {
-        g[i &* sg] = T(scale * (weighted ? wi * F.derivative(d) : F.derivative(d)))
+    // The gradient in a loop of its own: the loop vectoriser checks at run
+    // time that g does not alias the inputs, which a store inside the
+    // value's lane sum would keep it from doing. The row is in L1 by then.
+    if writesGradient {
+      for i in 0..<n {
+        let d = p[i &* sp].asDouble - t[i &* st].asDouble
+        g[i &* sg] = T(scale * (weighted ? w[i &* sw].asDouble * F.derivative(d) : F.derivative(d)))
       }
-      return weighted ? wi * F.value(d) : F.value(d)
+    }
+    return laneSum(n) { i in
+      let d = p[i &* sp].asDouble - t[i &* st].asDouble
+      return weighted ? w[i &* sw].asDouble * F.value(d) : F.value(d)
     }
   }
 }

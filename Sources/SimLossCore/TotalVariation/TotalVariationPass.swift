@@ -40,44 +40,94 @@ struct TotalVariationPass<T: SimLossFloat> {
     for r in rows {
       let (xr, gr, up, down) = rowPointers(sample: sample, row: r)
       switch (gradient != nil, dense) {
-      case (true, true): total += Self.row(F.self, xr, 1, sy, gr, 1, width, up, down, true, scale)
-      case (true, false): total += Self.row(F.self, xr, sx, sy, gr, gsx, width, up, down, true, scale)
-      case (false, true): total += Self.row(F.self, xr, 1, sy, gr, 1, width, up, down, false, scale)
-      case (false, false): total += Self.row(F.self, xr, sx, sy, gr, gsx, width, up, down, false, scale)
+      case (true, true): total += Self.row(F.self, UnitStep.self, xr, 1, sy, gr, 1, width, up, down, true, scale)
+      case (true, false): total += Self.row(F.self, StridedStep.self, xr, sx, sy, gr, gsx, width, up, down, true, scale)
+      case (false, true): total += Self.row(F.self, UnitStep.self, xr, 1, sy, gr, 1, width, up, down, false, scale)
+      case (false, false): total += Self.row(F.self, StridedStep.self, xr, sx, sy, gr, gsx, width, up, down, false, scale)
       }
     }
     return total
   }
 
+  /// The value sums the right differences of the row, then the downward
+  /// ones, each in `laneSum` order; the gradient loop is split into its two
+  /// edge pixels and a branch-free interior.
   @inlinable @inline(__always)
-  static func row<F: PointwiseTerm>(
-    _: F.Type, _ xr: UnsafeMutablePointer<T>, _ sx: Int, _ sy: Int,
+  static func row<F: PointwiseTerm, S: Step>(
+    _: F.Type, _: S.Type, _ xr: UnsafeMutablePointer<T>, _ sx: Int, _ sy: Int,
     _ gr: UnsafeMutablePointer<T>, _ sg: Int, _ width: Int,
     _ up: Bool, _ down: Bool, _ writes: Bool, _ scale: Double
   ) -> Double {
     @inline(__always)
-    func pixel(_ w: Int, left: Bool, right: Bool) -> Double {
-      let v = xr[w &* sx].asDouble
-      var value = 0.0, g = 0.0
-      if right {
-        let dx = xr[(w &+ 1) &* sx].asDouble - v
-        value += F.value(dx)
-        g -= F.derivative(dx)
+    func at(_ w: Int, _ dh: Int) -> Double { xr[S.offset(w, sx) &+ dh &* sy].asDouble }
+    let last = width &- 1
+    // Neighbour rows as their own pointers, so that each term reads
+    // base[w * sx] and the compiler sees contiguous vector loads.
+    let next = xr + sx, below = xr + sy
+    var value = laneSum(last) { w in F.value(next[S.offset(w, sx)].asDouble - xr[S.offset(w, sx)].asDouble) }
+    if down { value += laneSum(width) { w in F.value(below[S.offset(w, sx)].asDouble - xr[S.offset(w, sx)].asDouble) } }
+    if writes && F.self == AbsoluteTerm.self {
+      signGradientRow(S.self, xr, sx, sy, gr, sg, width, up, down, scale)
+    } else if writes {
+      @inline(__always)
+      func gradient(_ w: Int, left: Bool, right: Bool) {
+        let v = at(w, 0)
+        var g = 0.0
+        if right { g -= F.derivative(at(w &+ 1, 0) - v) }
+        if left { g += F.derivative(v - at(w &- 1, 0)) }
+        if down { g -= F.derivative(at(w, 1) - v) }
+        if up { g += F.derivative(v - at(w, -1)) }
+        gr[S.offset(w, sg)] = T(scale * g)
       }
-      if down {
-        let dy = xr[w &* sx &+ sy].asDouble - v
-        value += F.value(dy)
-        g -= F.derivative(dy)
+      gradient(0, left: false, right: last > 0)
+      if last > 0 {
+        var w = 1
+        while w < last {
+          gradient(w, left: true, right: true)
+          w &+= 1
+        }
+        gradient(last, left: true, right: false)
       }
-      if writes {
-        if left { g += F.derivative(v - xr[(w &- 1) &* sx].asDouble) }
-        if up { g += F.derivative(v - xr[w &* sx &- sy].asDouble) }
-        gr[w &* sg] = T(scale * g)
-      }
-      return value
+    }
+    return value
+  }
+
+  /// The anisotropic gradient of a row: scale times a sum of four signs.
+  /// The sign of a float difference is exact in the element type (a rounded
+  /// difference has the sign of the exact one, and is 0 only when it is),
+  /// so this runs in T, twice as wide as Double.
+  @inlinable @inline(__always)
+  static func signGradientRow<S: Step>(
+    _: S.Type, _ xr: UnsafeMutablePointer<T>, _ sx: Int, _ sy: Int,
+    _ gr: UnsafeMutablePointer<T>, _ sg: Int, _ width: Int,
+    _ up: Bool, _ down: Bool, _ scale: Double
+  ) {
+    @inline(__always)
+    func sign(_ d: T) -> T { (d > 0 ? 1 : 0) - (d < 0 ? 1 : 0) }
+    let c = T(scale)
+    @inline(__always)
+    func gradient(_ w: Int, left: Bool, right: Bool, up: Bool, down: Bool) {
+      let v = xr[S.offset(w, sx)]
+      var k: T = 0
+      if right { k -= sign(xr[S.offset(w &+ 1, sx)] - v) }
+      if left { k += sign(v - xr[S.offset(w &- 1, sx)]) }
+      if down { k -= sign(xr[S.offset(w, sx) &+ sy] - v) }
+      if up { k += sign(v - xr[S.offset(w, sx) &- sy]) }
+      gr[S.offset(w, sg)] = c * k
     }
     let last = width &- 1
-    return laneSum(width) { w in pixel(w, left: w > 0, right: w < last) }
+    gradient(0, left: false, right: last > 0, up: up, down: down)
+    guard last > 0 else { return }
+    // The four combinations of (up, down) as separate loops, so that each
+    // is branch-free.
+    var w = 1
+    switch (up, down) {
+    case (true, true): while w < last { gradient(w, left: true, right: true, up: true, down: true); w &+= 1 }
+    case (true, false): while w < last { gradient(w, left: true, right: true, up: true, down: false); w &+= 1 }
+    case (false, true): while w < last { gradient(w, left: true, right: true, up: false, down: true); w &+= 1 }
+    case (false, false): while w < last { gradient(w, left: true, right: true, up: false, down: false); w &+= 1 }
+    }
+    gradient(last, left: true, right: false, up: up, down: down)
   }
 
   /// Isotropic total variation of the given rows of an image.
@@ -90,10 +140,10 @@ struct TotalVariationPass<T: SimLossFloat> {
     for r in rows {
       let (xr, gr, up, down) = rowPointers(sample: sample, row: r)
       switch (gradient != nil, dense) {
-      case (true, true): total += Self.isotropicRow(xr, 1, sy, gr, 1, width, up, down, true, eps, scale)
-      case (true, false): total += Self.isotropicRow(xr, sx, sy, gr, gsx, width, up, down, true, eps, scale)
-      case (false, true): total += Self.isotropicRow(xr, 1, sy, gr, 1, width, up, down, false, eps, scale)
-      case (false, false): total += Self.isotropicRow(xr, sx, sy, gr, gsx, width, up, down, false, eps, scale)
+      case (true, true): total += Self.isotropicRow(UnitStep.self, xr, 1, sy, gr, 1, width, up, down, true, eps, scale)
+      case (true, false): total += Self.isotropicRow(StridedStep.self, xr, sx, sy, gr, gsx, width, up, down, true, eps, scale)
+      case (false, true): total += Self.isotropicRow(UnitStep.self, xr, 1, sy, gr, 1, width, up, down, false, eps, scale)
+      case (false, false): total += Self.isotropicRow(StridedStep.self, xr, sx, sy, gr, gsx, width, up, down, false, eps, scale)
       }
     }
     return total
@@ -103,13 +153,13 @@ struct TotalVariationPass<T: SimLossFloat> {
   /// lower differences; its gradient also takes the terms of its left and
   /// upper neighbours, whose differences end at it.
   @inlinable @inline(__always)
-  static func isotropicRow(
-    _ xr: UnsafeMutablePointer<T>, _ sx: Int, _ sy: Int,
+  static func isotropicRow<S: Step>(
+    _: S.Type, _ xr: UnsafeMutablePointer<T>, _ sx: Int, _ sy: Int,
     _ gr: UnsafeMutablePointer<T>, _ sg: Int, _ width: Int,
     _ up: Bool, _ down: Bool, _ writes: Bool, _ eps: Double, _ scale: Double
   ) -> Double {
     @inline(__always)
-    func at(_ w: Int, _ dh: Int) -> Double { xr[w &* sx &+ dh &* sy].asDouble }
+    func at(_ w: Int, _ dh: Int) -> Double { xr[S.offset(w, sx) &+ dh &* sy].asDouble }
     @inline(__always)
     func pixel(_ w: Int, left: Bool, right: Bool) -> Double {
       let v = at(w, 0)
@@ -130,11 +180,14 @@ struct TotalVariationPass<T: SimLossFloat> {
           let ux = right ? at(w &+ 1, -1) - u : 0
           g += uy / (ux * ux + uy * uy + eps).squareRoot()
         }
-        gr[w &* sg] = T(scale * g)
+        gr[S.offset(w, sg)] = T(scale * g)
       }
       return norm
     }
     let last = width &- 1
-    return laneSum(width) { w in pixel(w, left: w > 0, right: w < last) }
+    guard last > 0 else { return pixel(0, left: false, right: false) }
+    let first = pixel(0, left: false, right: true)
+    let interior = laneSum(last &- 1) { k in pixel(k &+ 1, left: true, right: true) }
+    return (first + interior) + pixel(last, left: true, right: false)
   }
 }
