@@ -404,6 +404,10 @@ static inline void simloss_tv_options_init(simloss_tv_options *o) {
  *  total_variation for ANISOTROPIC). MEAN returns the mean over the N
  *  images of their per-image sums, SUM the sum, NONE each image's value.
  *  The derivative of |d| at d = 0 is taken as 0 (PyTorch, TensorFlow).
+ *  Precision: ISOTROPIC and SQUARED form differences in double; ANISOTROPIC
+ *  forms them in the element type, so for float32 its value is within 2e-7
+ *  (relative) of the exact one, and its gradient, scale times a sum of four
+ *  signs, is exact.
  *  @param x       a logical (N, C, H, W) tensor, float32 or float64, any
  *                 strides (NHWC: simloss_tensor_init_nhwc()). H = 1 or W = 1
  *                 is allowed: that direction then contributes nothing.

@@ -24,7 +24,10 @@ def test_tv_identity_is_36():
 def test_tv_matches_float64_reference(kind, reduction, dtype):
     x = np.random.RandomState(1).rand(3, 2, 13, 17).astype(dtype)
     got = simloss.tv(x, kind=kind, eps=1e-4, reduction=reduction)
-    np.testing.assert_allclose(got, ref.tv(x, kind, 1e-4, reduction), rtol=1e-13)
+    # Anisotropic float32 forms its differences in float32 (simloss.h): each
+    # pixel's term carries at most three roundings, 2e-7 relative.
+    rtol = 2e-7 if (kind == "anisotropic" and dtype == np.float32) else 1e-13
+    np.testing.assert_allclose(got, ref.tv(x, kind, 1e-4, reduction), rtol=rtol)
 
 
 @pytest.mark.parametrize("kind", KINDS)
