@@ -1,0 +1,233 @@
+/*
+ * compare_images: the losses between two PNG images, computed with simloss.
+ *
+ *     compare_images REFERENCE.png DISTORTED.png
+ *
+ * Prints L1, MSE and PSNR of DISTORTED against REFERENCE, the anisotropic
+ * total variation of each image, and the mean absolute value of the L1
+ * gradient with respect to DISTORTED. Pixels are read as 8-bit sRGB values
+ * and scaled to [0, 1] float32, so PSNR uses a data range of 1.0.
+ *
+ * examples/python/compare_images.py does the same computation through the
+ * Python package and prints the same lines; the two outputs agree digit for
+ * digit.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <simloss.h>
+
+/* An image as simloss reads it: one float32 buffer of height * width * 3
+ * values in [0, 1], interleaved RGB, i.e. an NHWC tensor with N = 1. */
+typedef struct image {
+  float *pixels;
+  int64_t height;
+  int64_t width;
+} image;
+
+enum { CHANNELS = 3 };
+
+/* Reads an 8-bit PNG into *out. Gray and palette images are expanded to RGB
+ * by libpng. Returns 0, or -1 after printing why the file was refused. */
+static int read_png(const char *path, image *out) {
+  /* The simplified API wants the struct zeroed, opaque NULL in particular,
+   * and the version set before the first call. */
+  png_image png;
+  memset(&png, 0, sizeof png);
+  png.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&png, path)) {
+    /* On failure libpng has already freed what it allocated. */
+    fprintf(stderr, "compare_images: %s: %s\n", path, png.message);
+    return -1;
+  }
+  /* After begin_read, png.format describes the file. Refuse what the
+   * conversion to 8-bit RGB would change rather than just unpack:
+   * - an alpha channel would be composited onto a background, so the loss
+   *   would compare colors the file does not hold;
+   * - 16-bit samples are taken by libpng's simplified API to be linear light
+   *   and re-encoded as sRGB, which alters every value. */
+  if (png.format & PNG_FORMAT_FLAG_ALPHA) {
+    fprintf(stderr, "compare_images: %s: has an alpha channel (or tRNS "
+                    "transparency); expected an opaque RGB or gray PNG\n", path);
+    png_image_free(&png);
+    return -1;
+  }
+  if (png.format & PNG_FORMAT_FLAG_LINEAR) {
+    fprintf(stderr, "compare_images: %s: has 16-bit samples; expected 8 bits "
+                    "per sample\n", path);
+    png_image_free(&png);
+    return -1;
+  }
+
+  png.format = PNG_FORMAT_RGB;
+  size_t bytes = PNG_IMAGE_SIZE(png);  /* height * width * 3 */
+  png_bytep rgb8 = malloc(bytes);
+  float *pixels = malloc(bytes * sizeof *pixels);
+  if (rgb8 == NULL || pixels == NULL) {
+    fprintf(stderr, "compare_images: %s: out of memory for %" PRIu32 "x%" PRIu32
+                    " pixels\n", path, png.width, png.height);
+    free(rgb8);
+    free(pixels);
+    png_image_free(&png);
+    return -1;
+  }
+  /* Row stride 0: rows are packed, width * 3 bytes apart, top row first. No
+   * background: the image has no alpha to remove. finish_read frees the
+   * libpng state whether it succeeds or not. */
+  if (!png_image_finish_read(&png, NULL, rgb8, 0, NULL)) {
+    fprintf(stderr, "compare_images: %s: %s\n", path, png.message);
+    free(rgb8);
+    free(pixels);
+    return -1;
+  }
+
+  /* The byte order libpng writes, row by row and R, G, B within a pixel, is
+   * already NHWC: only the element type changes. Dividing in float (not
+   * double, then rounding) gives the same float32 values as numpy's
+   * uint8 -> float32 / 255, so the Python example reads identical inputs. */
+  for (size_t i = 0; i < bytes; i++) {
+    pixels[i] = (float)rgb8[i] / 255.0f;
+  }
+  free(rgb8);
+  out->pixels = pixels;
+  out->height = png.height;
+  out->width = png.width;
+  return 0;
+}
+
+/* Prints why a simloss call failed. simloss_last_error() is per thread and
+ * describes the last call on this thread, so it is read right away. */
+static int failed(simloss_status status, const char *what) {
+  if (status == SIMLOSS_OK) {
+    return 0;
+  }
+  /* simloss_status_string takes an int (so it can name any value); the
+   * cast keeps -Wsign-conversion quiet where the enum is unsigned. */
+  fprintf(stderr, "compare_images: %s failed: %s: %s\n", what,
+          simloss_status_string((int)status), simloss_last_error());
+  return 1;
+}
+
+/* Computes and prints the losses of distorted against reference, two images
+ * of the same size; grad has room for one image. Returns 0, or 1 after
+ * printing which call failed and why. */
+static int compare(const image *reference, const image *distorted, float *grad) {
+  const int64_t h = reference->height;
+  const int64_t w = reference->width;
+  const size_t count = (size_t)(h * w * CHANNELS);
+
+  /* Each buffer is a dense (1, H, W, 3) array. simloss's image losses use
+   * the logical (N, C, H, W) order; init_nhwc describes the same memory with
+   * channels-last strides, so nothing is transposed or copied. The gradient
+   * has pred's shape and dtype, and its own buffer: simloss refuses an
+   * output that overlaps an input. */
+  simloss_tensor ref_t, dist_t, grad_t;
+  if (failed(simloss_tensor_init_nhwc(&ref_t, reference->pixels, SIMLOSS_FLOAT32,
+                                      1, h, w, CHANNELS), "tensor (reference)") ||
+      failed(simloss_tensor_init_nhwc(&dist_t, distorted->pixels, SIMLOSS_FLOAT32,
+                                      1, h, w, CHANNELS), "tensor (distorted)") ||
+      failed(simloss_tensor_init_nhwc(&grad_t, grad, SIMLOSS_FLOAT32,
+                                      1, h, w, CHANNELS), "tensor (gradient)")) {
+    return 1;
+  }
+
+  /* Options are initialised by their _init functions, which set the size
+   * field the library checks and every default; only what differs is set. */
+  simloss_pointwise_options pointwise;
+  simloss_pointwise_options_init(&pointwise);  /* reduction MEAN */
+  simloss_psnr_options psnr_options;
+  simloss_psnr_options_init(&psnr_options);
+  psnr_options.data_range = 1.0;  /* the default, set to say what it is */
+  simloss_tv_options tv_options;
+  simloss_tv_options_init(&tv_options);  /* ANISOTROPIC, MEAN */
+
+  /* pred is the distorted image, target the reference: the gradient is that
+   * of the loss with respect to the image one would optimise. With N = 1
+   * the MEAN reduction of PSNR and TV is the one image's value. */
+  double l1 = 0.0, mse = 0.0, psnr = 0.0, tv_reference = 0.0, tv_distorted = 0.0;
+  if (failed(simloss_l1(&dist_t, &ref_t, NULL, &pointwise, &l1, 1, &grad_t), "simloss_l1") ||
+      failed(simloss_mse(&dist_t, &ref_t, NULL, &pointwise, &mse, 1, NULL), "simloss_mse") ||
+      failed(simloss_psnr(&dist_t, &ref_t, &psnr_options, &psnr, 1, NULL), "simloss_psnr") ||
+      failed(simloss_tv(&ref_t, &tv_options, &tv_reference, 1, NULL), "simloss_tv (reference)") ||
+      failed(simloss_tv(&dist_t, &tv_options, &tv_distorted, 1, NULL), "simloss_tv (distorted)")) {
+    return 1;
+  }
+
+  /* d L1 / d pred is sign(pred - target) / count, so its mean absolute value
+   * is (the fraction of samples that differ) / count: tiny, and a check that
+   * the gradient call wrote something sensible. Every term is 0 or the same
+   * float32 value, so the double sum is exact in any order and numpy's
+   * pairwise sum in the Python example gives the same bits. */
+  double grad_abs_sum = 0.0;
+  for (size_t i = 0; i < count; i++) {
+    grad_abs_sum += fabs((double)grad[i]);
+  }
+  const double grad_mean_abs = grad_abs_sum / (double)count;
+
+  /* %.12g: enough digits to compare with the Python example and with other
+   * tools, few enough to read. */
+  printf("simloss %s\n", simloss_version_string());
+  printf("images: %" PRId64 "x%" PRId64 " RGB (%zu samples)\n", w, h, count);
+  printf("L1:                 %.12g\n", l1);
+  printf("MSE:                %.12g\n", mse);
+  /* PSNR is +inf for identical images; printf prints "inf". */
+  printf("PSNR:               %.12g dB (data range 1.0)\n", psnr);
+  printf("TV (reference):     %.12g\n", tv_reference);
+  printf("TV (distorted):     %.12g\n", tv_distorted);
+  printf("mean |dL1/dpred|:   %.12g (= %.6f of samples differ / %zu)\n",
+         grad_mean_abs, grad_mean_abs * (double)count, count);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s REFERENCE.png DISTORTED.png\n", argv[0]);
+    return 2;
+  }
+  const char *reference_path = argv[1];
+  const char *distorted_path = argv[2];
+
+  /* The header's version is what this program was compiled against; the
+   * library's is what the dynamic loader found. An ABI mismatch means the
+   * struct layouts above may not be the library's. */
+  if (simloss_abi_version() != SIMLOSS_ABI_VERSION) {
+    fprintf(stderr, "compare_images: compiled for simloss ABI %d, loaded %s "
+                    "(ABI %d)\n", SIMLOSS_ABI_VERSION, simloss_version_string(),
+            simloss_abi_version());
+    return 1;
+  }
+
+  int rc = 1;
+  image reference = {0};
+  image distorted = {0};
+  if (read_png(reference_path, &reference) == 0 &&
+      read_png(distorted_path, &distorted) == 0) {
+    if (reference.height != distorted.height || reference.width != distorted.width) {
+      /* simloss would refuse the pair too (SIMLOSS_ERROR_SHAPE_MISMATCH),
+       * but in tensor terms; the user thinks in pixels and file names. */
+      fprintf(stderr, "compare_images: the images differ in size: %s is %" PRId64
+                      "x%" PRId64 ", %s is %" PRId64 "x%" PRId64 " (width x "
+                      "height); compare images of the same size\n",
+              reference_path, reference.width, reference.height,
+              distorted_path, distorted.width, distorted.height);
+    } else {
+      size_t count = (size_t)(reference.height * reference.width * CHANNELS);
+      float *grad = malloc(count * sizeof *grad);
+      if (grad == NULL) {
+        fprintf(stderr, "compare_images: out of memory for the gradient\n");
+      } else {
+        rc = compare(&reference, &distorted, grad);
+      }
+      free(grad);
+    }
+  }
+  free(distorted.pixels);
+  free(reference.pixels);
+  return rc;
+}
