@@ -173,10 +173,12 @@ SIMLOSS_API const char *simloss_last_error(void);
  * run for hours: such a view gets SIMLOSS_ERROR_OVERFLOW. */
 #define SIMLOSS_MAX_ELEMENTS ((int64_t)1 << 40)
 
-/* Element types. */
+/* Element types. The integer types hold class indices, and only those. */
 typedef enum simloss_dtype {
   SIMLOSS_FLOAT32 = 1,
-  SIMLOSS_FLOAT64 = 2
+  SIMLOSS_FLOAT64 = 2,
+  SIMLOSS_INT32 = 3,
+  SIMLOSS_INT64 = 4
 } simloss_dtype;
 
 /* A strided view of a caller's buffer. Element (i0, ..., i{rank-1}) is
@@ -254,7 +256,9 @@ typedef enum simloss_reduction {
  * The library reads the first min(opt.size, its own size) bytes; fields a
  * caller's older header does not know take their defaults. A size larger
  * than the library's is accepted only if the bytes it does not know are zero.
- * A zero field selects the documented default. Fields are only appended.
+ * A zero field selects the documented default, except where a field's doc
+ * says that zero is a value (a class index, a focal alpha); the _init
+ * function always sets every default. Fields are only appended.
  * Passing NULL for the options pointer selects every default.
  * Why structs rather than zstd-style parameter setters: every simloss call
  * is a stateless one-shot, and a context object would add a lifetime to
@@ -419,6 +423,190 @@ static inline void simloss_tv_options_init(simloss_tv_options *o) {
  *          _DTYPE, _DTYPE_MISMATCH, _OUT_OF_MEMORY, _OVERFLOW. Since 0.1 */
 SIMLOSS_API simloss_status simloss_tv(
     const simloss_tensor *x, const simloss_tv_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad);
+
+/* ======================================================================== */
+/* Cross-entropy                                                            */
+/* ======================================================================== */
+
+/* Where the classes of a logits tensor are. */
+typedef enum simloss_class_axis {
+  /* Dimension 1: (N, C) or (N, C, d1, ..., dk), PyTorch's layout. */
+  SIMLOSS_CLASS_AXIS_SECOND = 0,
+  /* The last dimension: (N, d1, ..., dk, C), channels-last. */
+  SIMLOSS_CLASS_AXIS_LAST = 1
+} simloss_class_axis;
+
+typedef struct simloss_cross_entropy_options {
+  size_t size;            /* sizeof(simloss_cross_entropy_options) */
+  int32_t reduction;      /* a simloss_reduction; default MEAN (see each
+                             function for what it divides by); NONE gives
+                             one value per position (N x d1 x ... x dk, in
+                             row-major order), as PyTorch */
+  int32_t class_axis;     /* a simloss_class_axis; default SECOND */
+  int64_t ignore_index;   /* class-index targets equal to it do not count;
+                             default -100 (0 is a class: no zero default) */
+  double label_smoothing; /* eps in [0, 1]: targets become
+                             (1 - eps) target + eps / C; default 0 */
+} simloss_cross_entropy_options;
+
+static inline void simloss_cross_entropy_options_init(simloss_cross_entropy_options *o) {
+  o->size = sizeof *o;
+  o->reduction = SIMLOSS_REDUCTION_MEAN;
+  o->class_axis = SIMLOSS_CLASS_AXIS_SECOND;
+  o->ignore_index = -100;
+  o->label_smoothing = 0.0;
+}
+
+/* What a categorical cross-entropy call counted, for combining the partial
+ * results of data-parallel shards exactly: the total SUM over shards divided
+ * by the total denominator is the MEAN of the whole batch. */
+typedef struct simloss_cross_entropy_stats {
+  double denominator;     /* what MEAN divides by */
+  int64_t counted;        /* positions whose target counted */
+} simloss_cross_entropy_stats;
+
+/** simloss_cross_entropy() :
+ *  Categorical cross-entropy of logits against class indices, through a
+ *  stable log-sum-exp (torch.nn.CrossEntropyLoss with class-index targets):
+ *      loss_n = (1 - eps) w[y_n] (lse(x_n) - x_n[y_n])
+ *             + (eps / C) sum_c w_c (lse(x_n) - x_n[c])
+ *  per position n. A target equal to ignore_index counts nothing and gets a
+ *  zero gradient. MEAN divides the sum by the sum of w[y_n] over counted
+ *  positions; when nothing counts it returns 0 with a zero gradient
+ *  (PyTorch returns NaN). Logits of 1e4 do not overflow; a -inf logit of a
+ *  class other than the target gives probability 0 and a finite loss (of
+ *  the target: +inf). NaN logits give a NaN loss.
+ *  For float32, exp and log are evaluated in float32 (within 2 ulp) and
+ *  sums in double: the value is within float32 rounding of the exact one.
+ *  @param logits  (N, C, d1, ..., dk) or, with class_axis LAST,
+ *                 (N, d1, ..., dk, C); float32 or float64; any strides.
+ *  @param target  SIMLOSS_INT32 or SIMLOSS_INT64 class indices of the
+ *                 logits' shape less the class dimension, each in [0, C) or
+ *                 equal to ignore_index.
+ *  @param weight  NULL, or C finite class weights of the logits' dtype.
+ *  @param options NULL for defaults.
+ *  @param values  output: 1 double, or one per position for NONE.
+ *  @param grad    NULL, or the logits' shape and dtype: d value / d logits.
+ *  @param stats   NULL, or receives the denominator and count.
+ *  Reentrant. On failure nothing is written.
+ *  @return SIMLOSS_OK; SIMLOSS_ERROR_NULL_POINTER, _INVALID_ARGUMENT
+ *          (reduction, class_axis, label_smoothing, values_len),
+ *          _OPTIONS_SIZE, _INVALID_VALUE (an index out of range, named with
+ *          its position; a weight that is not finite), _RANK (logits of
+ *          rank < 2), _SHAPE_MISMATCH, _OUT_OF_BOUNDS, _OVERLAP,
+ *          _INVALID_SHAPE, _DTYPE (target not an integer type),
+ *          _DTYPE_MISMATCH, _OVERFLOW. Since 0.1 */
+SIMLOSS_API simloss_status simloss_cross_entropy(
+    const simloss_tensor *logits, const simloss_tensor *target,
+    const simloss_tensor *weight, const simloss_cross_entropy_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad,
+    simloss_cross_entropy_stats *stats);
+
+/** simloss_cross_entropy_soft() :
+ *  Categorical cross-entropy of logits against probability (soft) targets of
+ *  the logits' shape and dtype: loss_n = -sum_c w_c t'_nc log softmax(x_n)_c
+ *  with t' = (1 - eps) t + eps / C (PyTorch's probability targets). MEAN
+ *  divides by the number of positions. Targets are used as given (not
+ *  checked to sum to 1). ignore_index does not apply. Parameters, outputs
+ *  and statuses as simloss_cross_entropy(). Since 0.1 */
+SIMLOSS_API simloss_status simloss_cross_entropy_soft(
+    const simloss_tensor *logits, const simloss_tensor *target,
+    const simloss_tensor *weight, const simloss_cross_entropy_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad,
+    simloss_cross_entropy_stats *stats);
+
+/** simloss_cross_entropy_probs() :
+ *  The seed's H(P, Q) = -sum_c P_c log Q_c between a target distribution P
+ *  and a predicted probability distribution Q (not logits), per position,
+ *  each log clamped at -100 as PyTorch's BCELoss does, so Q_c = 0 gives a
+ *  finite loss. The gradient is d value / d Q: -P_c / Q_c, and 0 where the
+ *  clamp holds. MEAN is over positions. Prefer simloss_cross_entropy() from
+ *  logits in training: it is stable where probabilities have rounded to 0.
+ *  @param probs   Q, (N, C, ...) or with class_axis LAST (N, ..., C);
+ *                 every value in [0, 1] (else SIMLOSS_ERROR_INVALID_VALUE).
+ *  @param target  P, the same shape and dtype.
+ *  Only reduction and class_axis of the options apply. Outputs and
+ *  statuses as simloss_cross_entropy(). Since 0.1 */
+SIMLOSS_API simloss_status simloss_cross_entropy_probs(
+    const simloss_tensor *probs, const simloss_tensor *target,
+    const simloss_cross_entropy_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad);
+
+typedef struct simloss_binary_options {
+  size_t size;            /* sizeof(simloss_binary_options) */
+  int32_t reduction;      /* a simloss_reduction; default MEAN, the mean
+                             over all elements (PyTorch); NONE gives one
+                             value per element */
+  int32_t reserved_;      /* must be 0 */
+  double alpha;           /* focal only: weight of positives in [0, 1], or
+                             negative for none; default 0.25 (0 is a value) */
+  double gamma;           /* focal only: exponent >= 0; default 2 (0 is a
+                             value: binary cross-entropy) */
+} simloss_binary_options;
+
+static inline void simloss_binary_options_init(simloss_binary_options *o) {
+  o->size = sizeof *o;
+  o->reduction = SIMLOSS_REDUCTION_MEAN;
+  o->reserved_ = 0;
+  o->alpha = 0.25;
+  o->gamma = 2.0;
+}
+
+/** simloss_bce_with_logits() :
+ *  Binary cross-entropy from logits in its stable form
+ *  (torch.nn.BCEWithLogitsLoss):
+ *      loss = (1 - y) x + (1 + (q - 1) y) softplus(-x)
+ *  with pos_weight q (1 without), times the element's weight. The gradient
+ *  is w ((1 - y) sigmoid(x) - q y sigmoid(-x)) times the reduction's scale.
+ *  @param logits     any rank, float32 or float64, any strides.
+ *  @param target     the same shape and dtype; soft targets allowed.
+ *  @param weight     NULL or per-element weights broadcastable to the
+ *                    logits' shape (same rank, each dimension equal or 1).
+ *  @param pos_weight NULL or q broadcastable likewise: PyTorch's per-class
+ *                    pos_weight of C classes on the last dimension is a
+ *                    (1, ..., 1, C) tensor.
+ *  @param values, values_len, grad  as simloss_l1(); NONE writes one value
+ *                    per element.
+ *  @return the statuses of simloss_l1(). Since 0.1 */
+SIMLOSS_API simloss_status simloss_bce_with_logits(
+    const simloss_tensor *logits, const simloss_tensor *target,
+    const simloss_tensor *weight, const simloss_tensor *pos_weight,
+    const simloss_binary_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad);
+
+/** simloss_bce() :
+ *  Binary cross-entropy from probabilities (torch.nn.BCELoss):
+ *      loss = -(y max(log p, -100) + (1 - y) max(log(1 - p), -100))
+ *  times the element's weight. The clamp keeps p = 0 and p = 1 finite (a
+ *  loss of 100); a clamped log contributes 0 to the gradient, which is
+ *  otherwise -y / p + (1 - y) / (1 - p). (Keras instead clips p to
+ *  [1e-7, 1 - 1e-7].)
+ *  @param probs   any rank; every value in [0, 1].
+ *  @param target  the same shape and dtype; every value in [0, 1].
+ *  @param weight  as simloss_bce_with_logits().
+ *  @return the statuses of simloss_l1(); SIMLOSS_ERROR_INVALID_VALUE names
+ *          the first probability or target outside [0, 1] (or NaN), before
+ *          anything is written. Since 0.1 */
+SIMLOSS_API simloss_status simloss_bce(
+    const simloss_tensor *probs, const simloss_tensor *target,
+    const simloss_tensor *weight, const simloss_binary_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad);
+
+/** simloss_sigmoid_focal() :
+ *  Sigmoid focal loss (Lin et al. 2017; torchvision's sigmoid_focal_loss):
+ *      p = sigmoid(x), p_t = p y + (1 - p)(1 - y),
+ *      loss = a_t bce_with_logits(x, y) (1 - p_t)^gamma,
+ *      a_t = alpha y + (1 - alpha)(1 - y)  (1 when alpha < 0).
+ *  Its gradient is evaluated in a form that stays finite for gamma < 1 and
+ *  saturated logits (where the textbook product is 0 * infinity, the NaN
+ *  many implementations give).
+ *  @param logits, target  as simloss_bce_with_logits(); no weights.
+ *  @return the statuses of simloss_l1(); SIMLOSS_ERROR_INVALID_ARGUMENT for
+ *          gamma < 0 or not finite, alpha > 1 or NaN. Since 0.1 */
+SIMLOSS_API simloss_status simloss_sigmoid_focal(
+    const simloss_tensor *logits, const simloss_tensor *target,
+    const simloss_binary_options *options,
     double *values, size_t values_len, const simloss_tensor *grad);
 
 #ifdef __cplusplus

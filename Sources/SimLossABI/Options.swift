@@ -48,8 +48,15 @@ func reduction(_ value: Int32) throws -> Reduction {
 func requireValues(
   _ values: UnsafeMutablePointer<Double>?, _ length: Int, _ reduction: Reduction, samples: Int
 ) throws -> UnsafeMutablePointer<Double> {
+  try requireValues(values, length, reduction, count: samples)
+}
+
+/// The same, where NONE writes `count` values (positions or elements).
+func requireValues(
+  _ values: UnsafeMutablePointer<Double>?, _ length: Int, _ reduction: Reduction, count: Int
+) throws -> UnsafeMutablePointer<Double> {
   guard let values else { throw SimLossError(.nullPointer, "values is NULL") }
-  let needed = reduction == .none ? samples : 1
+  let needed = reduction == .none ? count : 1
   guard length >= needed else {
     throw SimLossError(.invalidArgument, "values_len: \(length) is less than the \(needed) values this reduction writes")
   }

@@ -34,14 +34,14 @@ public func simloss_psnr(
     try requireZero(options.reserved_, "options.reserved_")
     let reduction = try reduction(options.reduction)
     let range = options.data_range == 0 ? 1.0 : options.data_range
-    func run<T: SimLossFloat>(_: T.Type) throws {
+    func run<T: SimLossFloat & ABIElement>(_: T.Type) throws {
       let p = try view(pred, "pred", as: T.self)
       let t = try view(target, "target", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, reduction, samples: p.shape[0])
       store(try psnr(pred: p, target: t, dataRange: range, reduction: reduction, gradient: g), out)
     }
-    try dtype(of: pred, "pred") == Int32(SIMLOSS_FLOAT32.rawValue) ? run(Float.self) : run(Double.self)
+    try floatCall(pred, "pred", run(Float.self), run(Double.self))
   }
 }
 
@@ -56,7 +56,7 @@ func pointwise(
   let options = try readOptions(options, defaults)
   try requireZero(options.reserved_, "options.reserved_")
   let reduction = try reduction(options.reduction)
-  func run<T: SimLossFloat>(_: T.Type) throws {
+  func run<T: SimLossFloat & ABIElement>(_: T.Type) throws {
     let p = try view(pred, "pred", as: T.self)
     let t = try view(target, "target", as: T.self)
     let w = try optionalView(weight, "weight", as: T.self)
@@ -64,7 +64,7 @@ func pointwise(
     let out = try requireValues(values, valuesLen, reduction, samples: p.shape[0])
     store(try pointwiseLoss(function, pred: p, target: t, weight: w, reduction: reduction, gradient: g), out)
   }
-  try dtype(of: pred, "pred") == Int32(SIMLOSS_FLOAT32.rawValue) ? run(Float.self) : run(Double.self)
+  try floatCall(pred, "pred", run(Float.self), run(Double.self))
 }
 
 /// Reserved fields must be zero, so that a later version may give them a

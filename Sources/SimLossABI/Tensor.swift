@@ -75,10 +75,31 @@ func initDense(
 /// The size in bytes of a simloss_dtype's element.
 func elementSize(_ dtype: Int32, _ name: String) throws -> Int {
   switch dtype {
-  case Int32(SIMLOSS_FLOAT32.rawValue): return 4
-  case Int32(SIMLOSS_FLOAT64.rawValue): return 8
+  case Int32(SIMLOSS_FLOAT32.rawValue), Int32(SIMLOSS_INT32.rawValue): return 4
+  case Int32(SIMLOSS_FLOAT64.rawValue), Int32(SIMLOSS_INT64.rawValue): return 8
   default:
-    throw SimLossError(.dtype, "\(name): dtype \(dtype) is not a simloss_dtype (1 FLOAT32, 2 FLOAT64)")
+    throw SimLossError(
+      .dtype, "\(name): dtype \(dtype) is not a simloss_dtype (1 FLOAT32, 2 FLOAT64, 3 INT32, 4 INT64)")
+  }
+}
+
+/// The element types a descriptor can hold, with their simloss_dtype.
+protocol ABIElement {
+  static var dtype: Int32 { get }
+}
+extension Float: ABIElement { static var dtype: Int32 { Int32(SIMLOSS_FLOAT32.rawValue) } }
+extension Double: ABIElement { static var dtype: Int32 { Int32(SIMLOSS_FLOAT64.rawValue) } }
+extension Int32: ABIElement { static var dtype: Int32 { Int32(SIMLOSS_INT32.rawValue) } }
+extension Int64: ABIElement { static var dtype: Int32 { Int32(SIMLOSS_INT64.rawValue) } }
+
+/// "float32", "int64", ... for messages.
+func dtypeName(_ dtype: Int32) -> String {
+  switch dtype {
+  case 1: "float32"
+  case 2: "float64"
+  case 3: "int32"
+  case 4: "int64"
+  default: "dtype \(dtype)"
   }
 }
 
@@ -91,17 +112,17 @@ func dtype(of tensor: UnsafePointer<simloss_tensor>?, _ name: String) throws -> 
 }
 
 /// A checked core view of a caller's descriptor, whose dtype must be T's.
-func view<T: SimLossFloat>(
+func view<T: ABIElement>(
   _ tensor: UnsafePointer<simloss_tensor>?, _ name: String, as _: T.Type
 ) throws -> TensorView<T> {
   guard let tensor else { throw SimLossError(.nullPointer, "\(name) is NULL") }
   let t = tensor.pointee
-  let expected: Int32 = T.self == Float.self ? Int32(SIMLOSS_FLOAT32.rawValue) : Int32(SIMLOSS_FLOAT64.rawValue)
-  if t.dtype != expected {
+  if t.dtype != T.dtype {
     _ = try elementSize(t.dtype, "\(name).dtype")
+    let integer = T.dtype == Int32(SIMLOSS_INT32.rawValue) || T.dtype == Int32(SIMLOSS_INT64.rawValue)
     throw SimLossError(
-      .dtypeMismatch,
-      "\(name): dtype \(t.dtype == 1 ? "float32" : "float64") differs from the call's \(expected == 1 ? "float32" : "float64")")
+      integer ? .dtype : .dtypeMismatch,
+      "\(name): dtype \(dtypeName(t.dtype)) differs from the call's \(dtypeName(T.dtype))")
   }
   guard let data = t.data else { throw SimLossError(.nullPointer, "\(name).data is NULL") }
   guard Int(bitPattern: data) % MemoryLayout<T>.alignment == 0 else {
@@ -120,7 +141,7 @@ func view<T: SimLossFloat>(
 }
 
 /// The same for an optional argument: NULL gives nil.
-func optionalView<T: SimLossFloat>(
+func optionalView<T: ABIElement>(
   _ tensor: UnsafePointer<simloss_tensor>?, _ name: String, as type: T.Type
 ) throws -> TensorView<T>? {
   guard tensor != nil else { return nil }

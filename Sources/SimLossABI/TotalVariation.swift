@@ -23,13 +23,13 @@ public func simloss_tv(
         .invalidArgument,
         "options.kind: \(options.kind) is not a simloss_tv_kind (0 ANISOTROPIC, 1 ISOTROPIC, 2 SQUARED)")
     }
-    func run<T: SimLossFloat>(_: T.Type) throws {
+    func run<T: SimLossFloat & ABIElement>(_: T.Type) throws {
       let v = try view(x, "x", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       try v.requireRank(4, "(N, C, H, W)")
       let out = try requireValues(values, valuesLen, reduction, samples: v.shape[0])
       store(try totalVariation(v, kind: kind, reduction: reduction, gradient: g), out)
     }
-    try dtype(of: x, "x") == Int32(SIMLOSS_FLOAT32.rawValue) ? run(Float.self) : run(Double.self)
+    try floatCall(x, "x", run(Float.self), run(Double.self))
   }
 }

@@ -67,7 +67,8 @@ static simloss_status out_of_bounds(void) { pred.len = 95; return simloss_l1(&pr
 static simloss_status overlap(void) { grad.data = T; return simloss_l1(&pred, &target, NULL, NULL, values, 1, &grad); }
 static simloss_status negative_dim(void) { pred.shape[1] = -3; return simloss_l1(&pred, &target, NULL, NULL, values, 1, NULL); }
 static simloss_status zero_dim(void) { pred.shape[0] = 0; return simloss_tv(&pred, NULL, values, 1, NULL); }
-static simloss_status bad_dtype(void) { pred.dtype = 3; return simloss_l1(&pred, &target, NULL, NULL, values, 1, NULL); }
+static simloss_status bad_dtype(void) { pred.dtype = 7; return simloss_l1(&pred, &target, NULL, NULL, values, 1, NULL); }
+static simloss_status integer_pred(void) { pred.dtype = SIMLOSS_INT32; return simloss_l1(&pred, &target, NULL, NULL, values, 1, NULL); }
 static simloss_status mixed_dtypes(void) {
   simloss_tensor_init_nchw(&target, D, SIMLOSS_FLOAT64, 2, 3, 4, 4);
   return simloss_l1(&pred, &target, NULL, NULL, values, 1, NULL);
@@ -109,7 +110,8 @@ static const bad_call bad_calls[] = {
   {"grad overlaps target", SIMLOSS_ERROR_OVERLAP, "grad: output memory overlaps input target", overlap},
   {"negative dimension", SIMLOSS_ERROR_INVALID_SHAPE, "pred: dimension 1 of shape (2, -3, 4, 4) is -3", negative_dim},
   {"zero dimension", SIMLOSS_ERROR_INVALID_SHAPE, "x: dimension 0 of shape (0, 3, 4, 4) is 0", zero_dim},
-  {"dtype 3", SIMLOSS_ERROR_DTYPE, "pred.dtype: dtype 3 is not a simloss_dtype", bad_dtype},
+  {"dtype 7", SIMLOSS_ERROR_DTYPE, "pred.dtype: dtype 7 is not a simloss_dtype", bad_dtype},
+  {"int32 pred", SIMLOSS_ERROR_DTYPE, "pred: dtype int32 is not float32 or float64", integer_pred},
   {"float32 with float64", SIMLOSS_ERROR_DTYPE_MISMATCH, "target: dtype float64 differs from the call's float32", mixed_dtypes},
   {"2^62 x 4 elements", SIMLOSS_ERROR_OVERFLOW, "overflows 64-bit sizes", huge_shape},
   {"broadcast 2^40+", SIMLOSS_ERROR_OVERFLOW, "has more than 2^40 elements (SIMLOSS_MAX_ELEMENTS)", broadcast_too_big},

@@ -185,3 +185,9 @@ def test_thread_count_does_not_change_results():
     for r in results[1:]:
         for (v1, g1), (v2, g2) in zip(r, results[0]):
             assert v1 == v2 and np.array_equal(g1, g2)
+
+
+def test_nhwc_layout_needs_rank_4():
+    x = np.zeros((8, 8, 3), np.float32)
+    with pytest.raises(ValueError, match=r"pred: layout 'NHWC' needs a rank-4 \(N, H, W, C\) array, got shape \(8, 8, 3\)"):
+        simloss.psnr(x, x, layout="NHWC")

@@ -6,7 +6,7 @@
 /// reach lies inside the buffer it was made from, so the kernels may index
 /// freely. The view does not own or retain the memory: it is valid while the
 /// caller's buffer is.
-public struct TensorView<Element: SimLossFloat> {
+public struct TensorView<Element> {
   /// The argument name used in error messages ("pred", "target", ...).
   public let name: String
   /// Extent of each dimension, each >= 1.

@@ -3,7 +3,9 @@ import RealModule
 // Total variation of images, per image.
 //
 // Implementation goals, in order of priority:
-//  1. values exact to double rounding (differences formed in Double);
+//  1. values exact to double rounding for float64, and for float32 within
+//     float32 rounding: anisotropic forms its differences in the element
+//     type (2e-7 relative, see TotalVariationPass), the others in Double;
 //  2. the exact gradient of the returned value, in the same pass: each row
 //     of the gradient is computed from input rows h-1, h, h+1, so rows are
 //     independent and no second pass or scratch image is needed;

@@ -30,6 +30,11 @@ __all__ = [
     "mse",
     "psnr",
     "tv",
+    "cross_entropy",
+    "cross_entropy_from_probs",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy",
+    "sigmoid_focal_loss",
     "set_num_threads",
     "get_num_threads",
     "__version__",
@@ -67,10 +72,17 @@ def _choice(name, value, table):
         raise ValueError(f"{name}: {value!r} is not one of {choices}") from None
 
 
-def _layout(layout):
+def _layout(layout, first, name):
+    """1 for NHWC, 0 for NCHW; NHWC needs a rank-4 array, or it would be
+    silently read as something else."""
     if layout not in ("NCHW", "NHWC"):
         raise ValueError(f"layout: {layout!r} is not 'NCHW' or 'NHWC'")
-    return 1 if layout == "NHWC" else 0
+    if layout == "NHWC":
+        shape, _ = _shape_and_dtype(first, name)
+        if len(shape) != 4:
+            raise ValueError(f"{name}: layout 'NHWC' needs a rank-4 (N, H, W, C) array, got shape {tuple(shape)}")
+        return 1
+    return 0
 
 
 def _shape_and_dtype(obj, name):
@@ -129,7 +141,7 @@ def l1(pred, target, *, mask=None, reduction="mean", layout="NCHW", grad=False, 
     """
     r = _choice("reduction", reduction, _REDUCTIONS)
     values, gradient = _outputs(pred, "pred", r, grad, out)
-    _simloss.l1(pred, target, mask, values, gradient, r, _layout(layout))
+    _simloss.l1(pred, target, mask, values, gradient, r, _layout(layout, pred, "pred"))
     return _result(values, r, gradient)
 
 
@@ -141,7 +153,7 @@ def mse(pred, target, *, mask=None, reduction="mean", layout="NCHW", grad=False,
     """
     r = _choice("reduction", reduction, _REDUCTIONS)
     values, gradient = _outputs(pred, "pred", r, grad, out)
-    _simloss.mse(pred, target, mask, values, gradient, r, _layout(layout))
+    _simloss.mse(pred, target, mask, values, gradient, r, _layout(layout, pred, "pred"))
     return _result(values, r, gradient)
 
 
@@ -158,7 +170,7 @@ def psnr(pred, target, *, data_range=1.0, reduction="mean", layout="NCHW", grad=
     """
     r = _choice("reduction", reduction, _REDUCTIONS)
     values, gradient = _outputs(pred, "pred", r, grad, out)
-    _simloss.psnr(pred, target, values, gradient, r, float(data_range), _layout(layout))
+    _simloss.psnr(pred, target, values, gradient, r, float(data_range), _layout(layout, pred, "pred"))
     return _result(values, r, gradient)
 
 
@@ -179,8 +191,151 @@ def tv(x, *, kind="anisotropic", eps=1e-8, reduction="mean", layout="NCHW", grad
     r = _choice("reduction", reduction, _REDUCTIONS)
     k = _choice("kind", kind, _TV_KINDS)
     values, gradient = _outputs(x, "x", r, grad, out)
-    _simloss.tv(x, values, gradient, r, k, float(eps), _layout(layout))
+    _simloss.tv(x, values, gradient, r, k, float(eps), _layout(layout, x, "x"))
     return _result(values, r, gradient)
+
+
+def _class_axis(axis, ndim, name):
+    """1 (classes second) or -1 / ndim - 1 (classes last), as a flag."""
+    if axis == 1 and ndim >= 2:
+        return 0
+    if axis in (-1, ndim - 1) and ndim >= 2:
+        return 1
+    raise ValueError(f"axis: {axis!r} for {name} of rank {ndim}; the classes are on axis 1 or on the last axis (-1)")
+
+
+def _positions_shape(shape, axis_last):
+    shape = list(shape)
+    del shape[-1 if axis_last else 1]
+    return tuple(shape)
+
+
+def _values_for(reduction, shape):
+    """The values array: 1 for mean and sum, one per position for none."""
+    count = 1
+    if reduction == _simloss.REDUCTION_NONE:
+        for n in shape:
+            count *= n
+    return _np.empty(max(count, 1), dtype=_np.float64)
+
+
+def _reduced(values, reduction, shape):
+    return values.reshape(shape) if reduction == _simloss.REDUCTION_NONE else float(values[0])
+
+
+def _gradient(first, name, grad, out):
+    if out is not None and not grad:
+        raise ValueError("out: given without grad=True")
+    if not grad:
+        return None
+    if out is not None:
+        return out
+    shape, dtype = _shape_and_dtype(first, name)
+    return _np.empty(shape, dtype=dtype)
+
+
+def _broadcastable(array, ndim):
+    """A lower-rank weight as a same-rank view (numpy's leading 1s), no copy."""
+    if array is None:
+        return None
+    a = _np.asarray(array)
+    return a.reshape((1,) * (ndim - a.ndim) + a.shape) if a.ndim < ndim else a
+
+
+def cross_entropy(logits, target, *, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
+                  axis=1, grad=False, out=None, return_count=False):
+    """Categorical cross-entropy from logits, as ``torch.nn.CrossEntropyLoss``.
+
+    ``target`` holds class indices (int32 or int64, the logits' shape less
+    the class axis) or probabilities (float, the logits' shape). With
+    indices, ``"mean"`` divides by the sum of the weights of the counted
+    targets; positions equal to ``ignore_index`` count nothing; if nothing
+    counts the result is 0 with a zero gradient (PyTorch gives NaN). With
+    probabilities, ``"mean"`` divides by the number of positions.
+    ``"none"`` returns one value per position (the target's shape).
+
+    Args:
+        logits: (N, C), (N, C, d1, ..., dk), or channel-last
+            (N, d1, ..., dk, C) with ``axis=-1``.
+        weight: optional (C,) class weights.
+        label_smoothing: eps in [0, 1].
+        return_count: also return ``(denominator, counted)``: what "mean"
+            divided by and how many positions counted, to combine the "sum"
+            of data-parallel shards exactly.
+
+    Returns:
+        value, ``(value, gradient)`` with grad=True, and a trailing
+        ``(denominator, counted)`` with return_count=True.
+    """
+    r = _choice("reduction", reduction, _REDUCTIONS)
+    shape, _ = _shape_and_dtype(logits, "logits")
+    axis_last = _class_axis(axis, len(shape), "logits")
+    _, target_dtype = _shape_and_dtype(target, "target")
+    soft = _np.dtype(target_dtype).kind == "f" and memoryview(target).format.lstrip("@=<") in ("f", "d")
+    values = _values_for(r, _positions_shape(shape, axis_last))
+    gradient = _gradient(logits, "logits", grad, out)
+    stats = _simloss.cross_entropy(logits, target, weight, values, gradient, r, axis_last, int(ignore_index),
+                                   float(label_smoothing), soft)
+    result = [_reduced(values, r, _positions_shape(shape, axis_last))]
+    if gradient is not None:
+        result.append(gradient)
+    if return_count:
+        result.append((stats[0], stats[1]))
+    return result[0] if len(result) == 1 else tuple(result)
+
+
+def cross_entropy_from_probs(probs, target, *, reduction="mean", axis=1, grad=False, out=None):
+    """H(P, Q) = -sum_c P_c log Q_c per position, of predicted probabilities
+    Q (``probs``, every value in [0, 1]) against target probabilities P, with
+    each log clamped at -100 as PyTorch's BCELoss (so Q = 0 is finite). The
+    gradient is d value / d probs. Prefer :func:`cross_entropy` on logits
+    for training."""
+    r = _choice("reduction", reduction, _REDUCTIONS)
+    shape, _ = _shape_and_dtype(probs, "probs")
+    axis_last = _class_axis(axis, len(shape), "probs")
+    values = _values_for(r, _positions_shape(shape, axis_last))
+    gradient = _gradient(probs, "probs", grad, out)
+    _simloss.cross_entropy_probs(probs, target, values, gradient, r, axis_last)
+    result = _reduced(values, r, _positions_shape(shape, axis_last))
+    return (result, gradient) if gradient is not None else result
+
+
+def _binary(kind, name, x, target, weight, pos_weight, reduction, grad, out, alpha=0.25, gamma=2.0):
+    r = _choice("reduction", reduction, _REDUCTIONS)
+    shape, _ = _shape_and_dtype(x, name)
+    values = _values_for(r, shape)
+    gradient = _gradient(x, name, grad, out)
+    _simloss.binary(kind, x, target, _broadcastable(weight, len(shape)), _broadcastable(pos_weight, len(shape)),
+                    values, gradient, r, float(alpha), float(gamma))
+    result = _reduced(values, r, shape)
+    return (result, gradient) if gradient is not None else result
+
+
+def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None, reduction="mean",
+                                     grad=False, out=None):
+    """Binary cross-entropy from logits, the stable form of
+    ``torch.nn.BCEWithLogitsLoss``: ``(1 - y) x + (1 + (q - 1) y) softplus(-x)``.
+
+    ``weight`` and ``pos_weight`` broadcast against the logits as in numpy
+    (a (C,) pos_weight applies per class on the last axis). ``"mean"`` is
+    over all elements; ``"none"`` returns one value per element."""
+    return _binary(0, "logits", logits, target, weight, pos_weight, reduction, grad, out)
+
+
+def binary_cross_entropy(probs, target, *, weight=None, reduction="mean", grad=False, out=None):
+    """Binary cross-entropy from probabilities, as ``torch.nn.BCELoss``: each
+    log clamped at -100, so probabilities of exactly 0 and 1 are finite; a
+    clamped log contributes 0 to the gradient. Probabilities and targets
+    outside [0, 1] raise ValueError."""
+    return _binary(1, "probs", probs, target, weight, None, reduction, grad, out)
+
+
+def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean", grad=False, out=None):
+    """Sigmoid focal loss, as ``torchvision.ops.sigmoid_focal_loss`` (whose
+    default reduction is "none"; simloss's, like its other losses, "mean").
+    ``alpha < 0`` weighs both classes 1. The gradient stays finite for
+    ``gamma < 1`` and saturated logits."""
+    return _binary(2, "logits", logits, target, None, None, reduction, grad, out, alpha, gamma)
 
 
 def set_num_threads(n: int) -> None:

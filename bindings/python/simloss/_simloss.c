@@ -55,18 +55,21 @@ typedef struct {
 
 /* The native float formats: '@', '=' and '<' prefixes are native on the
  * little-endian machines simloss builds for. */
-static int dtype_of_format(const char *format, Py_ssize_t itemsize) {
+static int dtype_of_format(const char *format, Py_ssize_t itemsize, int integers) {
   if (format == NULL) return 0; /* PyBUF_FORMAT was asked for; be safe anyway */
   if (*format == '@' || *format == '=' || *format == '<') format++;
   if (strcmp(format, "f") == 0 && itemsize == 4) return SIMLOSS_FLOAT32;
   if (strcmp(format, "d") == 0 && itemsize == 8) return SIMLOSS_FLOAT64;
+  if (!integers || format[0] == 0 || format[1] != 0) return 0;
+  if (strchr("ilq", format[0]) && itemsize == 4) return SIMLOSS_INT32;
+  if (strchr("ilq", format[0]) && itemsize == 8) return SIMLOSS_INT64;
   return 0;
 }
 
 /* Gets obj's buffer and describes it as a simloss_tensor that covers
  * exactly the memory the view spans. With nhwc, a rank-4 buffer in
  * (N, H, W, C) order is described as the logical (N, C, H, W) tensor. */
-static int get_tensor(PyObject *obj, const char *name, int writable, int nhwc, tensor_arg *arg) {
+static int get_tensor_of(PyObject *obj, const char *name, int writable, int nhwc, int integers, tensor_arg *arg) {
   int flags = PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
   if (PyObject_GetBuffer(obj, &arg->view, flags) < 0) {
     PyErr_Clear();
@@ -85,10 +88,11 @@ static int get_tensor(PyObject *obj, const char *name, int writable, int nhwc, t
   }
   arg->held = 1;
   Py_buffer *v = &arg->view;
-  int dtype = dtype_of_format(v->format, v->itemsize);
+  int dtype = dtype_of_format(v->format, v->itemsize, integers);
   if (dtype == 0) {
-    PyErr_Format(PyExc_TypeError, "%s: element format '%s' (%zd bytes) is not float32 ('f') or float64 ('d')",
-                 name, v->format ? v->format : "B", v->itemsize);
+    PyErr_Format(PyExc_TypeError, "%s: element format '%s' (%zd bytes) is not %s", name,
+                 v->format ? v->format : "B", v->itemsize,
+                 integers ? "float32, float64, int32 or int64" : "float32 ('f') or float64 ('d')");
     return -1;
   }
   if (v->ndim < 1 || v->ndim > SIMLOSS_MAX_RANK) {
@@ -129,6 +133,10 @@ static int get_tensor(PyObject *obj, const char *name, int writable, int nhwc, t
   t->offset = empty ? 0 : -low / v->itemsize;
   t->len = empty ? 1 : (high - low) / v->itemsize + 1;
   return 0;
+}
+
+static int get_tensor(PyObject *obj, const char *name, int writable, int nhwc, tensor_arg *arg) {
+  return get_tensor_of(obj, name, writable, nhwc, 0, arg);
 }
 
 static int get_optional(PyObject *obj, const char *name, int writable, int nhwc, tensor_arg *arg) {
@@ -263,6 +271,117 @@ exit:
   return result;
 }
 
+/* cross_entropy(logits, target, weight, values, grad, reduction, axis_last,
+ *               ignore_index, label_smoothing, soft) -> (denominator, counted) */
+static PyObject *py_cross_entropy(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  static char *keywords[] = {"logits", "target", "weight", "values", "grad", "reduction", "axis_last",
+                             "ignore_index", "label_smoothing", "soft", NULL};
+  PyObject *logits, *target, *weight, *values_obj, *grad, *result = NULL;
+  int reduction, axis_last, soft;
+  long long ignore_index;
+  double smoothing;
+  tensor_arg a[5] = {0};
+  double *values;
+  size_t count;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOiiLdp", keywords, &logits, &target, &weight, &values_obj,
+                                   &grad, &reduction, &axis_last, &ignore_index, &smoothing, &soft))
+    return NULL;
+  if (get_tensor(logits, "logits", 0, 0, &a[0]) < 0 || get_tensor_of(target, "target", 0, 0, !soft, &a[1]) < 0 ||
+      get_optional(weight, "weight", 0, 0, &a[2]) < 0 || get_values(values_obj, &a[3], &values, &count) < 0 ||
+      get_optional(grad, "out", 1, 0, &a[4]) < 0)
+    goto exit;
+  simloss_cross_entropy_options options;
+  simloss_cross_entropy_options_init(&options);
+  options.reduction = reduction;
+  options.class_axis = axis_last ? SIMLOSS_CLASS_AXIS_LAST : SIMLOSS_CLASS_AXIS_SECOND;
+  options.ignore_index = ignore_index;
+  options.label_smoothing = smoothing;
+  simloss_cross_entropy_stats stats = {0, 0};
+  simloss_status status;
+  Py_BEGIN_ALLOW_THREADS
+  status = (soft ? simloss_cross_entropy_soft : simloss_cross_entropy)(
+      &a[0].tensor, &a[1].tensor, tensor_or_null(&a[2]), &options, values, count, tensor_or_null(&a[4]), &stats);
+  Py_END_ALLOW_THREADS
+  result = status == SIMLOSS_OK ? Py_BuildValue("(dL)", stats.denominator, (long long)stats.counted)
+                                : set_error_from_status(status, "cross_entropy");
+exit:
+  release(a, 5);
+  return result;
+}
+
+/* cross_entropy_probs(probs, target, values, grad, reduction, axis_last) */
+static PyObject *py_cross_entropy_probs(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  static char *keywords[] = {"probs", "target", "values", "grad", "reduction", "axis_last", NULL};
+  PyObject *probs, *target, *values_obj, *grad, *result = NULL;
+  int reduction, axis_last;
+  tensor_arg a[4] = {0};
+  double *values;
+  size_t count;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOii", keywords, &probs, &target, &values_obj, &grad,
+                                   &reduction, &axis_last))
+    return NULL;
+  if (get_tensor(probs, "probs", 0, 0, &a[0]) < 0 || get_tensor(target, "target", 0, 0, &a[1]) < 0 ||
+      get_values(values_obj, &a[2], &values, &count) < 0 || get_optional(grad, "out", 1, 0, &a[3]) < 0)
+    goto exit;
+  simloss_cross_entropy_options options;
+  simloss_cross_entropy_options_init(&options);
+  options.reduction = reduction;
+  options.class_axis = axis_last ? SIMLOSS_CLASS_AXIS_LAST : SIMLOSS_CLASS_AXIS_SECOND;
+  simloss_status status;
+  Py_BEGIN_ALLOW_THREADS
+  status = simloss_cross_entropy_probs(&a[0].tensor, &a[1].tensor, &options, values, count, tensor_or_null(&a[3]));
+  Py_END_ALLOW_THREADS
+  result = status == SIMLOSS_OK ? Py_NewRef(Py_None) : set_error_from_status(status, "cross_entropy_from_probs");
+exit:
+  release(a, 4);
+  return result;
+}
+
+/* binary(kind, x, target, weight, pos_weight, values, grad, reduction, alpha, gamma):
+ * kind 0 bce_with_logits, 1 bce, 2 sigmoid_focal. */
+static PyObject *py_binary(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  static char *keywords[] = {"kind", "x", "target", "weight", "pos_weight", "values", "grad", "reduction",
+                             "alpha", "gamma", NULL};
+  static const char *names[] = {"binary_cross_entropy_with_logits", "binary_cross_entropy", "sigmoid_focal_loss"};
+  PyObject *x, *target, *weight, *pos_weight, *values_obj, *grad, *result = NULL;
+  int kind, reduction;
+  double alpha, gamma;
+  tensor_arg a[6] = {0};
+  double *values;
+  size_t count;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOOOOOOidd", keywords, &kind, &x, &target, &weight, &pos_weight,
+                                   &values_obj, &grad, &reduction, &alpha, &gamma))
+    return NULL;
+  if (kind < 0 || kind > 2) return PyErr_Format(PyExc_ValueError, "kind: %d", kind);
+  if (get_tensor(x, kind == 1 ? "probs" : "logits", 0, 0, &a[0]) < 0 || get_tensor(target, "target", 0, 0, &a[1]) < 0 ||
+      get_optional(weight, "weight", 0, 0, &a[2]) < 0 || get_optional(pos_weight, "pos_weight", 0, 0, &a[3]) < 0 ||
+      get_values(values_obj, &a[4], &values, &count) < 0 || get_optional(grad, "out", 1, 0, &a[5]) < 0)
+    goto exit;
+  simloss_binary_options options;
+  simloss_binary_options_init(&options);
+  options.reduction = reduction;
+  options.alpha = alpha;
+  options.gamma = gamma;
+  simloss_status status;
+  Py_BEGIN_ALLOW_THREADS
+  if (kind == 0)
+    status = simloss_bce_with_logits(&a[0].tensor, &a[1].tensor, tensor_or_null(&a[2]), tensor_or_null(&a[3]),
+                                     &options, values, count, tensor_or_null(&a[5]));
+  else if (kind == 1)
+    status = simloss_bce(&a[0].tensor, &a[1].tensor, tensor_or_null(&a[2]), &options, values, count,
+                         tensor_or_null(&a[5]));
+  else
+    status = simloss_sigmoid_focal(&a[0].tensor, &a[1].tensor, &options, values, count, tensor_or_null(&a[5]));
+  Py_END_ALLOW_THREADS
+  result = status == SIMLOSS_OK ? Py_NewRef(Py_None) : set_error_from_status(status, names[kind]);
+exit:
+  release(a, 6);
+  return result;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Threads and versions                                                   */
 /* ---------------------------------------------------------------------- */
@@ -287,6 +406,12 @@ static PyMethodDef methods[] = {
   {"mse", (PyCFunction)(void (*)(void))py_mse, METH_VARARGS | METH_KEYWORDS, "simloss_mse; see simloss.mse."},
   {"psnr", (PyCFunction)(void (*)(void))py_psnr, METH_VARARGS | METH_KEYWORDS, "simloss_psnr; see simloss.psnr."},
   {"tv", (PyCFunction)(void (*)(void))py_tv, METH_VARARGS | METH_KEYWORDS, "simloss_tv; see simloss.tv."},
+  {"cross_entropy", (PyCFunction)(void (*)(void))py_cross_entropy, METH_VARARGS | METH_KEYWORDS,
+   "simloss_cross_entropy[_soft]; see simloss.cross_entropy."},
+  {"cross_entropy_probs", (PyCFunction)(void (*)(void))py_cross_entropy_probs, METH_VARARGS | METH_KEYWORDS,
+   "simloss_cross_entropy_probs; see simloss.cross_entropy_from_probs."},
+  {"binary", (PyCFunction)(void (*)(void))py_binary, METH_VARARGS | METH_KEYWORDS,
+   "simloss_bce_with_logits, simloss_bce, simloss_sigmoid_focal."},
   {"set_num_threads", py_set_num_threads, METH_O, "simloss_set_num_threads(n)."},
   {"get_num_threads", py_get_num_threads, METH_NOARGS, "simloss_get_num_threads()."},
   {NULL, NULL, 0, NULL},

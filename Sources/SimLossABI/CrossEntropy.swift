@@ -1,0 +1,191 @@
+import CSimLoss
+import SimLossCore
+
+// simloss.h, "Cross-entropy".
+
+@c @implementation
+public func simloss_cross_entropy(
+  _ logits: UnsafePointer<simloss_tensor>?, _ target: UnsafePointer<simloss_tensor>?,
+  _ weight: UnsafePointer<simloss_tensor>?, _ options: UnsafePointer<simloss_cross_entropy_options>?,
+  _ values: UnsafeMutablePointer<Double>?, _ valuesLen: Int, _ grad: UnsafePointer<simloss_tensor>?,
+  _ stats: UnsafeMutablePointer<simloss_cross_entropy_stats>?
+) -> simloss_status {
+  abiCall {
+    let options = try crossEntropyOptions(options)
+    let indexType = try dtype(of: target, "target")
+    func run<T: SimLossFloat & ABIElement, I: FixedWidthInteger & SignedInteger & ABIElement>(_: T.Type, _: I.Type) throws {
+      let x = try view(logits, "logits", as: T.self)
+      let y = try view(target, "target", as: I.self)
+      let w = try optionalView(weight, "weight", as: T.self)
+      let g = try optionalView(grad, "grad", as: T.self)
+      let out = try requireValues(values, valuesLen, options, positions: y.count)
+      let result = try crossEntropy(logits: x, target: y, weight: w, options: options, gradient: g)
+      store(result, out, stats)
+    }
+    guard indexType == Int32(SIMLOSS_INT32.rawValue) || indexType == Int32(SIMLOSS_INT64.rawValue) else {
+      throw SimLossError(.dtype, "target: dtype \(dtypeName(indexType)) is not int32 or int64 class indices")
+    }
+    let float = try dtype(of: logits, "logits") == Int32(SIMLOSS_FLOAT32.rawValue)
+    switch (float, indexType == Int32(SIMLOSS_INT32.rawValue)) {
+    case (true, true): try run(Float.self, Int32.self)
+    case (true, false): try run(Float.self, Int64.self)
+    case (false, true): try run(Double.self, Int32.self)
+    case (false, false): try run(Double.self, Int64.self)
+    }
+  }
+}
+
+@c @implementation
+public func simloss_cross_entropy_soft(
+  _ logits: UnsafePointer<simloss_tensor>?, _ target: UnsafePointer<simloss_tensor>?,
+  _ weight: UnsafePointer<simloss_tensor>?, _ options: UnsafePointer<simloss_cross_entropy_options>?,
+  _ values: UnsafeMutablePointer<Double>?, _ valuesLen: Int, _ grad: UnsafePointer<simloss_tensor>?,
+  _ stats: UnsafeMutablePointer<simloss_cross_entropy_stats>?
+) -> simloss_status {
+  abiCall {
+    let options = try crossEntropyOptions(options)
+    func run<T: SimLossFloat & ABIElement>(_: T.Type) throws {
+      let x = try view(logits, "logits", as: T.self)
+      let t = try view(target, "target", as: T.self)
+      let w = try optionalView(weight, "weight", as: T.self)
+      let g = try optionalView(grad, "grad", as: T.self)
+      let positions = x.count / max(1, x.shape[options.classAxis == .second ? 1 : x.rank - 1])
+      let out = try requireValues(values, valuesLen, options, positions: positions)
+      store(try crossEntropy(logits: x, probabilities: t, weight: w, options: options, gradient: g), out, stats)
+    }
+    try floatCall(logits, "logits", run(Float.self), run(Double.self))
+  }
+}
+
+@c @implementation
+public func simloss_cross_entropy_probs(
+  _ probs: UnsafePointer<simloss_tensor>?, _ target: UnsafePointer<simloss_tensor>?,
+  _ options: UnsafePointer<simloss_cross_entropy_options>?,
+  _ values: UnsafeMutablePointer<Double>?, _ valuesLen: Int, _ grad: UnsafePointer<simloss_tensor>?
+) -> simloss_status {
+  abiCall {
+    let options = try crossEntropyOptions(options)
+    func run<T: SimLossFloat & ABIElement>(_: T.Type) throws {
+      let q = try view(probs, "probs", as: T.self)
+      let p = try view(target, "target", as: T.self)
+      let g = try optionalView(grad, "grad", as: T.self)
+      let positions = q.count / max(1, q.shape[options.classAxis == .second ? 1 : q.rank - 1])
+      let out = try requireValues(values, valuesLen, options, positions: positions)
+      store(try crossEntropy(probabilities: q, target: p, options: options, gradient: g), out, nil)
+    }
+    try floatCall(probs, "probs", run(Float.self), run(Double.self))
+  }
+}
+
+@c @implementation
+public func simloss_bce_with_logits(
+  _ logits: UnsafePointer<simloss_tensor>?, _ target: UnsafePointer<simloss_tensor>?,
+  _ weight: UnsafePointer<simloss_tensor>?, _ posWeight: UnsafePointer<simloss_tensor>?,
+  _ options: UnsafePointer<simloss_binary_options>?,
+  _ values: UnsafeMutablePointer<Double>?, _ valuesLen: Int, _ grad: UnsafePointer<simloss_tensor>?
+) -> simloss_status {
+  abiCall {
+    let options = try binaryOptions(options)
+    func run<T: SimLossFloat & ABIElement>(_: T.Type) throws {
+      let x = try view(logits, "logits", as: T.self)
+      let y = try view(target, "target", as: T.self)
+      let w = try optionalView(weight, "weight", as: T.self)
+      let q = try optionalView(posWeight, "pos_weight", as: T.self)
+      let g = try optionalView(grad, "grad", as: T.self)
+      let out = try requireValues(values, valuesLen, options.reduction, count: x.count)
+      store(
+        try binaryCrossEntropyWithLogits(
+          logits: x, target: y, weight: w, posWeight: q, options: options, gradient: g), out)
+    }
+    try floatCall(logits, "logits", run(Float.self), run(Double.self))
+  }
+}
+
+@c @implementation
+public func simloss_bce(
+  _ probs: UnsafePointer<simloss_tensor>?, _ target: UnsafePointer<simloss_tensor>?,
+  _ weight: UnsafePointer<simloss_tensor>?, _ options: UnsafePointer<simloss_binary_options>?,
+  _ values: UnsafeMutablePointer<Double>?, _ valuesLen: Int, _ grad: UnsafePointer<simloss_tensor>?
+) -> simloss_status {
+  abiCall {
+    let options = try binaryOptions(options)
+    func run<T: SimLossFloat & ABIElement>(_: T.Type) throws {
+      let p = try view(probs, "probs", as: T.self)
+      let y = try view(target, "target", as: T.self)
+      let w = try optionalView(weight, "weight", as: T.self)
+      let g = try optionalView(grad, "grad", as: T.self)
+      let out = try requireValues(values, valuesLen, options.reduction, count: p.count)
+      store(try binaryCrossEntropy(probabilities: p, target: y, weight: w, options: options, gradient: g), out)
+    }
+    try floatCall(probs, "probs", run(Float.self), run(Double.self))
+  }
+}
+
+@c @implementation
+public func simloss_sigmoid_focal(
+  _ logits: UnsafePointer<simloss_tensor>?, _ target: UnsafePointer<simloss_tensor>?,
+  _ options: UnsafePointer<simloss_binary_options>?,
+  _ values: UnsafeMutablePointer<Double>?, _ valuesLen: Int, _ grad: UnsafePointer<simloss_tensor>?
+) -> simloss_status {
+  abiCall {
+    let options = try binaryOptions(options)
+    func run<T: SimLossFloat & ABIElement>(_: T.Type) throws {
+      let x = try view(logits, "logits", as: T.self)
+      let y = try view(target, "target", as: T.self)
+      let g = try optionalView(grad, "grad", as: T.self)
+      let out = try requireValues(values, valuesLen, options.reduction, count: x.count)
+      store(try sigmoidFocalLoss(logits: x, target: y, options: options, gradient: g), out)
+    }
+    try floatCall(logits, "logits", run(Float.self), run(Double.self))
+  }
+}
+
+// MARK: - Options and outputs
+
+func crossEntropyOptions(_ options: UnsafePointer<simloss_cross_entropy_options>?) throws -> CrossEntropyOptions {
+  var defaults = simloss_cross_entropy_options()
+  simloss_cross_entropy_options_init(&defaults)
+  let o = try readOptions(options, defaults)
+  let axis: ClassAxis
+  switch o.class_axis {
+  case Int32(SIMLOSS_CLASS_AXIS_SECOND.rawValue): axis = .second
+  case Int32(SIMLOSS_CLASS_AXIS_LAST.rawValue): axis = .last
+  default:
+    throw SimLossError(.invalidArgument, "options.class_axis: \(o.class_axis) is not a simloss_class_axis (0 SECOND, 1 LAST)")
+  }
+  return CrossEntropyOptions(
+    reduction: try reduction(o.reduction), classAxis: axis, ignoreIndex: Int(o.ignore_index),
+    labelSmoothing: o.label_smoothing)
+}
+
+func binaryOptions(_ options: UnsafePointer<simloss_binary_options>?) throws -> BinaryLossOptions {
+  var defaults = simloss_binary_options()
+  simloss_binary_options_init(&defaults)
+  let o = try readOptions(options, defaults)
+  try requireZero(o.reserved_, "options.reserved_")
+  return BinaryLossOptions(reduction: try reduction(o.reduction), alpha: o.alpha, gamma: o.gamma)
+}
+
+/// The values array for a loss whose NONE writes one value per position.
+func requireValues(
+  _ values: UnsafeMutablePointer<Double>?, _ length: Int, _ options: CrossEntropyOptions, positions: Int
+) throws -> UnsafeMutablePointer<Double> {
+  try requireValues(values, length, options.reduction, count: positions)
+}
+
+func store(_ result: CrossEntropyResult, _ values: UnsafeMutablePointer<Double>, _ stats: UnsafeMutablePointer<simloss_cross_entropy_stats>?) {
+  store(LossValues(result.values), values)
+  stats?.pointee = simloss_cross_entropy_stats(denominator: result.denominator, counted: Int64(result.counted))
+}
+
+/// Runs the float32 or the float64 instantiation, by the dtype of `tensor`.
+func floatCall(
+  _ tensor: UnsafePointer<simloss_tensor>?, _ name: String,
+  _ float: @autoclosure () throws -> Void, _ double: @autoclosure () throws -> Void
+) throws {
+  switch try dtype(of: tensor, name) {
+  case Int32(SIMLOSS_FLOAT32.rawValue): try float()
+  case Int32(SIMLOSS_FLOAT64.rawValue): try double()
+  default: throw SimLossError(.dtype, "\(name): dtype \(dtypeName(tensor!.pointee.dtype)) is not float32 or float64")
+  }
+}

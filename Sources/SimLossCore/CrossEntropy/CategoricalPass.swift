@@ -1,0 +1,373 @@
+import RealModule
+
+/// The kernels of categorical cross-entropy (see CrossEntropy.swift for the
+/// formula). Two shapes of loop:
+///  - classes contiguous ((N, C), channels-last): one position at a time,
+///    vectorised over its classes;
+///  - otherwise ((N, C, H, W)): a row of positions at a time, vectorised
+///    over positions, looping over classes, with per-position scratch.
+/// Either reads the logits from memory once: the second and third sweeps
+/// over a position's classes hit cache.
+@usableFromInline
+struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
+  @usableFromInline let classes: Int
+  @usableFromInline let geometry: RowGeometry
+  @usableFromInline let plan: BlockPlan
+  @usableFromInline let x: TensorView<T>
+  @usableFromInline let xClassStride: Int
+  @usableFromInline let indices: TensorView<I>?
+  @usableFromInline let soft: TensorView<T>?
+  @usableFromInline let softClassStride: Int
+  @usableFromInline let gradient: TensorView<T>?
+  @usableFromInline let gradientClassStride: Int
+  @usableFromInline let weights: ClassWeights
+  @usableFromInline let options: CrossEntropyOptions
+
+  @inlinable
+  init(
+    layout: ClassLayout, logits: TensorView<T>, indices: TensorView<I>?, soft: TensorView<T>?,
+    weights: ClassWeights, gradient: TensorView<T>?, options: CrossEntropyOptions
+  ) {
+    classes = layout.classes
+    geometry = RowGeometry(shape: layout.positionShape)
+    plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength * max(1, classes))
+    (x, xClassStride) = layout.positions(of: logits)
+    self.indices = indices
+    if let soft {
+      let (view, stride) = layout.positions(of: soft)
+      self.soft = view
+      softClassStride = stride
+    } else {
+      self.soft = nil
+      softClassStride = 0
+    }
+    if let gradient {
+      let (view, stride) = layout.positions(of: gradient)
+      self.gradient = view
+      gradientClassStride = stride
+    } else {
+      self.gradient = nil
+      gradientClassStride = 0
+    }
+    self.weights = weights
+    self.options = options
+  }
+
+  // MARK: - Targets
+
+  /// The sum of the weights of the counted targets and their number,
+  /// checking every index first: nothing is written before this succeeds.
+  @inlinable
+  func countTargets() throws -> (Double, Int) {
+    guard let indices else { return (0, 0) }
+    let ignore = options.ignoreIndex, classes = self.classes
+    let w = weights.values
+    let stride = geometry.rowStride(indices.strides)
+    // A bad index makes its block's sum NaN; found again below for the
+    // message.
+    let sums = plan.sampleSums { s, rows in
+      var total = 0.0
+      for r in rows {
+        let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
+        for i in 0..<geometry.rowLength {
+          let y = Int(truncatingIfNeeded: t[i &* stride])
+          if y == ignore { continue }
+          total += y >= 0 && y < classes ? w[y] : .nan
+        }
+      }
+      return total
+    }
+    if sums.contains(where: { $0.isNaN }) { try throwBadIndex() }
+    var counted = 0
+    if weights.given {
+      _ = plan.sampleSums { s, rows in
+        var n = 0
+        for r in rows {
+          let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
+          for i in 0..<geometry.rowLength where Int(truncatingIfNeeded: t[i &* stride]) != ignore { n += 1 }
+        }
+        return Double(n)
+      }.forEach { counted += Int($0) }
+    }
+    let denominator = sums.reduce(0, +)
+    return (denominator, weights.given ? counted : Int(denominator))
+  }
+
+  @usableFromInline
+  func throwBadIndex() throws -> Never {
+    guard let indices else { throw SimLossError(.internal, "no indices") }
+    let shape = indices.shape
+    var index = [Int](repeating: 0, count: shape.count)
+    for _ in 0..<shape.reduce(1, *) {
+      var offset = 0
+      for d in shape.indices { offset += index[d] * indices.strides[d] }
+      let y = indices.origin[offset]
+      if Int(truncatingIfNeeded: y) != options.ignoreIndex && !(y >= 0 && Int(truncatingIfNeeded: y) < classes) {
+        throw SimLossError(
+          .invalidValue,
+          "\(indices.name): class index \(y) at \(describe(shape: index)) is outside [0, \(classes)) "
+            + "and is not ignore_index (\(options.ignoreIndex))")
+      }
+      var d = shape.count - 1
+      while d >= 0 {
+        index[d] += 1
+        if index[d] < shape[d] { break }
+        index[d] = 0
+        d -= 1
+      }
+    }
+    throw SimLossError(.internal, "\(indices.name): a bad index was flagged but not found")
+  }
+
+  // MARK: - The pass
+
+  @inlinable
+  func run(denominator: Double, counted: Int) -> CrossEntropyResult {
+    let reduction = options.reduction
+    let scale: Double
+    switch reduction {
+    case .mean: scale = denominator != 0 ? 1 / denominator : 0
+    case .sum, .none: scale = 1
+    }
+    let positions = geometry.samples * geometry.rows * geometry.rowLength
+    var perPosition = [Double](repeating: 0, count: reduction == .none ? positions : 0)
+    let contiguous = xClassStride == 1 && (gradient == nil || gradientClassStride == 1)
+      && (soft == nil || softClassStride == 1)
+    let sums = perPosition.withUnsafeMutableBufferPointer { out in
+      plan.sampleSums { s, rows in
+        contiguous
+          ? classContiguousRows(sample: s, rows: rows, scale: scale, out: out)
+          : positionRows(sample: s, rows: rows, scale: scale, out: out)
+      }
+    }
+    let total = sums.reduce(0, +)
+    let values: [Double]
+    switch reduction {
+    case .mean: values = [denominator != 0 ? total / denominator : 0]
+    case .sum: values = [total]
+    case .none: values = perPosition
+    }
+    return CrossEntropyResult(values: values, denominator: denominator, counted: counted)
+  }
+
+  /// The class index of a position, or nil when it is ignored (or the
+  /// targets are probabilities).
+  @inlinable @inline(__always)
+  func target(sample: Int, row: Int, at i: Int) -> Int? {
+    guard let indices else { return nil }
+    let t = indices.origin + geometry.offset(strides: indices.strides, sample: sample, row: row)
+    let y = Int(truncatingIfNeeded: t[i &* geometry.rowStride(indices.strides)])
+    return y == options.ignoreIndex ? nil : y
+  }
+
+  // MARK: Classes contiguous
+
+  @inlinable
+  func classContiguousRows(sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>) -> Double {
+    let n = geometry.rowLength
+    let xs = geometry.rowStride(x.strides)
+    let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0
+    let ts = soft.map { geometry.rowStride($0.strides) } ?? 0
+    var total = 0.0
+    for r in rows {
+      let xr = x.origin + geometry.offset(strides: x.strides, sample: sample, row: r)
+      let gr = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
+      let tr = soft.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
+      for i in 0..<n {
+        let y = target(sample: sample, row: r, at: i)
+        let countedPosition = soft != nil || y != nil
+        let loss = countedPosition
+          ? position(xr + i &* xs, gr.map { $0 + i &* gs }, tr.map { $0 + i &* ts }, y, scale)
+          : ignored(gr.map { $0 + i &* gs })
+        total += loss
+        if !out.isEmpty { out[(sample &* geometry.rows &+ r) &* n &+ i] = loss }
+      }
+    }
+    return total
+  }
+
+  /// Zeroes the gradient of an ignored position; its loss is 0.
+  @inlinable
+  func ignored(_ g: UnsafeMutablePointer<T>?) -> Double {
+    if let g { for c in 0..<classes { g[c] = 0 } }
+    return 0
+  }
+
+  /// The loss of one position whose classes are contiguous, writing its
+  /// gradient.
+  @inlinable
+  func position(
+    _ x: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>?, _ t: UnsafeMutablePointer<T>?,
+    _ y: Int?, _ scale: Double
+  ) -> Double {
+    let n = classes, w = weights.values
+    let eps = options.labelSmoothing, uniform = eps / Double(n)
+    let m = contiguousMax(x, n)
+    // Sum of exp(x - m); the exponentials go to the gradient buffer first.
+    let sum: Double
+    if let g {
+      for c in 0..<n { g[c] = T.fastExp(x[c] - m) }
+      sum = laneSum(n) { c in g[c].asDouble }
+    } else {
+      sum = laneSum(n) { c in T.fastExp(x[c] - m).asDouble }
+    }
+    let lse = m.asDouble + T.fastLog(T(sum)).asDouble
+    // A = sum a_c and B = sum a_c x_c (a term with a_c = 0 is 0, even
+    // against a -inf logit).
+    var a = 0.0, b = 0.0
+    if let y {
+      let wy = w[y]
+      a = (1 - eps) * wy + uniform * weights.total
+      b = wy == 0 ? 0 : (1 - eps) * wy * x[y].asDouble
+      if eps > 0 { b += uniform * laneSum(n) { c in w[c] == 0 ? 0 : w[c] * x[c].asDouble } }
+    } else if let t {
+      a = laneSum(n) { c in w[c] * ((1 - eps) * t[c].asDouble + uniform) }
+      b = laneSum(n) { c in
+        let ac = w[c] * ((1 - eps) * t[c].asDouble + uniform)
+        return ac == 0 ? 0 : ac * x[c].asDouble
+      }
+    }
+    if let g {
+      let k = T(scale * a / sum)
+      if let y {
+        if eps > 0 || weights.given {
+          let ku = scale * uniform
+          for c in 0..<n { g[c] = k * g[c] - T(ku * w[c]) }
+        } else {
+          let ku = T(scale * uniform)
+          for c in 0..<n { g[c] = k * g[c] - ku }
+        }
+        g[y] -= T(scale * (1 - eps) * w[y])
+      } else if let t {
+        for c in 0..<n { g[c] = k * g[c] - T(scale * w[c] * ((1 - eps) * t[c].asDouble + uniform)) }
+      }
+    }
+    return a * lse - b
+  }
+
+  /// The largest of n contiguous values (vectorised in eight lanes; NaN
+  /// reaches the loss through exp either way).
+  @inlinable @inline(__always)
+  func contiguousMax(_ x: UnsafeMutablePointer<T>, _ n: Int) -> T {
+    var lanes = SIMD8<T>(repeating: -.infinity)
+    var c = 0
+    while c &+ 8 <= n {
+      let v = UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<T>.self)
+      lanes = lanes.replacing(with: v, where: v .> lanes)
+      c &+= 8
+    }
+    var m = lanes.max()
+    while c < n {
+      if x[c] > m { m = x[c] }
+      c &+= 1
+    }
+    return m
+  }
+
+  // MARK: Positions contiguous
+
+  /// A row of positions at a time, vectorised across them; classes strided.
+  @inlinable
+  func positionRows(sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>) -> Double {
+    let n = geometry.rowLength, classes = self.classes
+    let w = weights.values
+    let eps = options.labelSmoothing, uniform = eps / Double(classes)
+    let xs = geometry.rowStride(x.strides), cs = xClassStride
+    let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0, gcs = gradientClassStride
+    let ts = soft.map { geometry.rowStride($0.strides) } ?? 0, tcs = softClassStride
+    // Scratch per position: max, sum of exponentials, A, B, counted.
+    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * n)
+    defer { scratch.deallocate() }
+    let sum = scratch, a = scratch + n, b = scratch + 2 * n, lse = scratch + 3 * n
+    let maxima = UnsafeMutablePointer<T>.allocate(capacity: n)
+    defer { maxima.deallocate() }
+    let targets = UnsafeMutablePointer<Int>.allocate(capacity: n)
+    defer { targets.deallocate() }
+    var total = 0.0
+    for r in rows {
+      let x0 = x.origin + geometry.offset(strides: x.strides, sample: sample, row: r)
+      let g0 = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
+      let t0 = soft.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
+      for i in 0..<n {
+        targets[i] = soft != nil ? 0 : (target(sample: sample, row: r, at: i) ?? -1)
+        maxima[i] = x0[i &* xs]
+        sum[i] = 0
+        a[i] = 0
+        b[i] = 0
+      }
+      for c in 1..<max(1, classes) {
+        let xc = x0 + c &* cs
+        for i in 0..<n {
+          let v = xc[i &* xs]
+          maxima[i] = v > maxima[i] ? v : maxima[i]
+        }
+      }
+      for c in 0..<classes {
+        let xc = x0 + c &* cs
+        if let g0 {
+          let gc = g0 + c &* gcs
+          for i in 0..<n {
+            let e = T.fastExp(xc[i &* xs] - maxima[i])
+            gc[i &* gs] = e
+            sum[i] += e.asDouble
+          }
+        } else {
+          for i in 0..<n { sum[i] += T.fastExp(xc[i &* xs] - maxima[i]).asDouble }
+        }
+        // Coefficients: probabilities, or the smoothing share of indices.
+        let wc = w[c]
+        if let t0 {
+          let tc = t0 + c &* tcs
+          for i in 0..<n {
+            let ac = wc * ((1 - eps) * tc[i &* ts].asDouble + uniform)
+            a[i] += ac
+            b[i] += ac == 0 ? 0 : ac * xc[i &* xs].asDouble
+          }
+        } else if eps > 0 && wc != 0 {
+          for i in 0..<n { b[i] += uniform * wc * xc[i &* xs].asDouble }
+        }
+      }
+      var rowTotal = 0.0
+      for i in 0..<n {
+        lse[i] = maxima[i].asDouble + T.fastLog(T(sum[i])).asDouble
+        var loss = 0.0
+        if soft != nil {
+          loss = a[i] * lse[i] - b[i]
+        } else if targets[i] >= 0 {
+          let y = targets[i], wy = w[y]
+          a[i] = (1 - eps) * wy + uniform * weights.total
+          b[i] += wy == 0 ? 0 : (1 - eps) * wy * x0[y &* cs &+ i &* xs].asDouble
+          loss = a[i] * lse[i] - b[i]
+        }
+        rowTotal += loss
+        if !out.isEmpty { out[(sample &* geometry.rows &+ r) &* n &+ i] = loss }
+      }
+      total += rowTotal
+      guard let g0 else { continue }
+      // g_c = scale (A e_c / S - a_c); an ignored position gets 0.
+      for i in 0..<n { sum[i] = (soft != nil || targets[i] >= 0) ? scale * a[i] / sum[i] : 0 }
+      for c in 0..<classes {
+        let gc = g0 + c &* gcs
+        let wc = w[c]
+        if let t0 {
+          let tc = t0 + c &* tcs
+          for i in 0..<n {
+            gc[i &* gs] = T(sum[i] * gc[i &* gs].asDouble - scale * wc * ((1 - eps) * tc[i &* ts].asDouble + uniform))
+          }
+        } else {
+          let ku = scale * uniform * wc
+          for i in 0..<n {
+            gc[i &* gs] = targets[i] >= 0 ? T(sum[i] * gc[i &* gs].asDouble - ku) : 0
+          }
+        }
+      }
+      if t0 == nil {
+        for i in 0..<n where targets[i] >= 0 {
+          let y = targets[i]
+          g0[y &* gcs &+ i &* gs] -= T(scale * (1 - eps) * w[y])
+        }
+      }
+    }
+    return total
+  }
+}

@@ -1,0 +1,236 @@
+"""simloss.cross_entropy and the binary losses against the float64 numpy
+references in reference/cross_entropy_reference.py (written from the
+formulas), hand values, extreme inputs and central differences."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import cross_entropy_reference as ref
+import simloss
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def logits_and_targets(shape_positions, classes, axis, seed, dtype=np.float64, ignore=False):
+    rng = np.random.default_rng(seed)
+    n, *rest = shape_positions
+    logits = rng.normal(0, 3, size=(n, classes, *rest) if axis == 1 else (n, *rest, classes)).astype(dtype)
+    target = rng.integers(0, classes, size=shape_positions)
+    if ignore:
+        target[rng.random(shape_positions) < 0.3] = -100
+    return logits, target
+
+
+CASES = list(itertools.product(
+    [(6,), (2, 5, 7)],          # (N,) and a segmentation (N, H, W)
+    [1, -1],                    # classes second or last
+    [False, True],              # class weights
+    [False, True],              # ignore_index
+    [0.0, 0.2],                 # label smoothing
+    REDUCTIONS,
+))
+
+
+@pytest.mark.parametrize("positions, axis, weighted, ignore, smoothing, reduction", CASES)
+def test_cross_entropy_indices_match_reference(positions, axis, weighted, ignore, smoothing, reduction):
+    classes = 4
+    x, y = logits_and_targets(positions, classes, axis, seed=len(positions) * 10 + classes, ignore=ignore)
+    w = np.random.default_rng(1).uniform(0.2, 2.0, classes) if weighted else None
+    kwargs = dict(weight=w, label_smoothing=smoothing, reduction=reduction, axis=axis)
+    value, grad, (den, counted) = simloss.cross_entropy(x, y, grad=True, return_count=True, **kwargs)
+    expected, expected_den = ref.cross_entropy_with_count(x, y, **kwargs)
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-14)
+    assert den == pytest.approx(expected_den, rel=1e-14)
+    assert counted == int(np.sum(y != -100))
+    np.testing.assert_allclose(grad, ref.cross_entropy_grad(x, y, **kwargs), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("positions, axis", [((6,), 1), ((2, 5, 7), 1), ((2, 5, 7), -1)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_soft_targets_match_reference(positions, axis, reduction, smoothing):
+    x, _ = logits_and_targets(positions, 5, axis, seed=7)
+    t = np.random.default_rng(8).random(x.shape)
+    t /= t.sum(axis=axis, keepdims=True)
+    w = np.random.default_rng(9).uniform(0.5, 1.5, 5)
+    kwargs = dict(weight=w, label_smoothing=smoothing, reduction=reduction, axis=axis)
+    value, grad = simloss.cross_entropy(x, t, grad=True, **kwargs)
+    np.testing.assert_allclose(value, ref.cross_entropy(x, t, **kwargs), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad, ref.cross_entropy_grad(x, t, **kwargs), rtol=1e-10, atol=1e-14)
+
+
+def test_cross_entropy_gradient_matches_central_differences():
+    x, y = logits_and_targets((3, 4, 5), 6, 1, seed=11, ignore=True)
+    w = np.random.default_rng(12).uniform(0.5, 2, 6)
+    f = lambda z: simloss.cross_entropy(z, y, weight=w, label_smoothing=0.1)
+    _, g = simloss.cross_entropy(x, y, weight=w, label_smoothing=0.1, grad=True)
+    h = 1e-6
+    flat = x.reshape(-1)
+    for k in range(0, flat.size, 5):
+        saved = flat[k]
+        flat[k] = saved + h
+        up = f(x)
+        flat[k] = saved - h
+        down = f(x)
+        flat[k] = saved
+        assert g.reshape(-1)[k] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
+
+
+def test_cross_entropy_hand_values():
+    assert simloss.cross_entropy(np.array([[0.0, 0.0]]), np.array([0])) == pytest.approx(math.log(2), rel=1e-15)
+    x = np.array([[1.0, 2.0, 3.0]])
+    lse = math.log(math.exp(1) + math.exp(2) + math.exp(3))
+    for c in range(3):
+        assert simloss.cross_entropy(x, np.array([c])) == pytest.approx(lse - x[0, c], rel=1e-15)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 3e-7), (np.float64, 1e-13)])
+def test_cross_entropy_float32_within_rounding(dtype, rtol):
+    x, y = logits_and_targets((64,), 1000, 1, seed=13)
+    x = x.astype(dtype)
+    value, grad = simloss.cross_entropy(x, y, grad=True)
+    expected = ref.cross_entropy(x.astype(np.float64), y)
+    assert value == pytest.approx(expected, rel=rtol)
+    np.testing.assert_allclose(grad, ref.cross_entropy_grad(x.astype(np.float64), y), rtol=1e-5 if dtype == np.float32 else 1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_extreme_logits(dtype):
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0], [0.0, -np.inf, 1.0]], dtype)
+    y = np.array([0, 2, 0])
+    v, g = simloss.cross_entropy(x, y, reduction="none", grad=True)
+    assert np.all(np.isfinite(v)) and np.all(np.isfinite(g))
+    np.testing.assert_allclose(v, ref.cross_entropy(x.astype(np.float64), y, reduction="none"), rtol=1e-6, atol=1e-6)
+    assert g[2, 1] == 0  # a -inf logit has probability 0
+    v = simloss.cross_entropy(np.array([[0.0, -np.inf]], dtype), np.array([1]))
+    assert v == np.inf
+    nan = simloss.cross_entropy(np.array([[np.nan, 0.0]], dtype), np.array([1]))
+    assert np.isnan(nan)
+
+
+def test_cross_entropy_all_ignored_mean_is_zero():
+    x, _ = logits_and_targets((4,), 3, 1, seed=14)
+    y = np.full(4, -100)
+    v, g, (den, n) = simloss.cross_entropy(x, y, grad=True, return_count=True)
+    assert v == 0 and np.all(g == 0) and den == 0 and n == 0
+
+
+def test_cross_entropy_channel_last_equals_channel_first():
+    x, y = logits_and_targets((2, 6, 5), 7, 1, seed=15)
+    last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    a, ga = simloss.cross_entropy(x, y, grad=True)
+    b, gb = simloss.cross_entropy(last, y, axis=-1, grad=True)
+    assert a == pytest.approx(b, rel=1e-14)
+    np.testing.assert_allclose(ga, np.moveaxis(gb, -1, 1), rtol=1e-13, atol=1e-16)
+
+
+def test_cross_entropy_int32_and_int64_targets_agree():
+    x, y = logits_and_targets((9,), 4, 1, seed=16)
+    assert simloss.cross_entropy(x, y.astype(np.int32)) == simloss.cross_entropy(x, y.astype(np.int64))
+
+
+def test_cross_entropy_threads_bitwise_equal():
+    x, y = logits_and_targets((4, 40, 40), 21, 1, seed=17, dtype=np.float32)
+    results = []
+    try:
+        for n in (1, 2, 3):
+            simloss.set_num_threads(n)
+            results.append(simloss.cross_entropy(x, y, grad=True))
+    finally:
+        simloss.set_num_threads(0)
+    for v, g in results[1:]:
+        assert v == results[0][0] and np.array_equal(g, results[0][1])
+
+
+@pytest.mark.parametrize("call, exc, message", [
+    (lambda: simloss.cross_entropy(np.zeros((2, 3)), np.array([0, 3])), ValueError,
+     r"target: class index 3 at \(1\) is outside \[0, 3\) and is not ignore_index \(-100\)"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 3)), np.array([0, -1])), ValueError, r"class index -1 at \(1\)"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2])), ValueError,
+     r"target: shape \(3\) does not match logits shape \(2, 3\) less its class dimension, \(2\)"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 0)), np.array([0, 1])), ValueError, r"logits: dimension 1"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), weight=np.array([1.0, np.nan, 1.0])),
+     ValueError, r"weight: weight of class 1 is nan"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), label_smoothing=1.5), ValueError,
+     r"label_smoothing: 1.5 is outside \[0, 1\]"),
+    (lambda: simloss.cross_entropy(np.zeros(3), np.array([0])), ValueError, r"axis: 1 for logits of rank 1"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 3), np.float32), np.zeros((2, 3))), TypeError,
+     r"target: dtype float64 differs from the call's float32"),
+    (lambda: simloss.binary_cross_entropy(np.array([0.5, 1.5]), np.array([0.0, 1.0])), ValueError,
+     r"probs: element \(1\) is 1.5; it must be in \[0, 1\]"),
+    (lambda: simloss.sigmoid_focal_loss(np.zeros(2), np.zeros(2), gamma=-1), ValueError, r"gamma: -1.0 must be finite and >= 0"),
+    (lambda: simloss.cross_entropy_from_probs(np.array([[0.5, -0.5]]), np.array([[1.0, 0.0]])), ValueError,
+     r"probs: element \(0, 1\) is -0.5"),
+])
+def test_cross_entropy_bad_input(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+# --- binary -----------------------------------------------------------------
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_bce_with_logits_matches_reference(reduction, dtype, rtol):
+    rng = np.random.default_rng(21)
+    x = (rng.normal(0, 4, (6, 5))).astype(dtype)
+    y = rng.random((6, 5)).astype(dtype)
+    w = rng.uniform(0.5, 2, (6, 5)).astype(dtype)
+    q = rng.uniform(0.5, 3, 5).astype(dtype)
+    v, g = simloss.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=q, reduction=reduction, grad=True)
+    args = (x.astype(np.float64), y.astype(np.float64))
+    kw = dict(weight=w.astype(np.float64), pos_weight=q.astype(np.float64), reduction=reduction)
+    np.testing.assert_allclose(v, ref.binary_cross_entropy_with_logits(*args, **kw), rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(g, ref.binary_cross_entropy_with_logits_grad(*args, **kw), rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_bce_matches_reference_including_0_and_1(reduction, dtype, rtol):
+    rng = np.random.default_rng(22)
+    p = rng.random((4, 6)).astype(dtype)
+    p[0, :3] = [0.0, 1.0, 0.0]
+    y = (rng.random((4, 6)) > 0.5).astype(dtype)
+    y[0, :3] = [1.0, 0.0, 0.0]
+    v, g = simloss.binary_cross_entropy(p, y, reduction=reduction, grad=True)
+    np.testing.assert_allclose(v, ref.binary_cross_entropy(p.astype(np.float64), y.astype(np.float64), reduction=reduction), rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(g, ref.binary_cross_entropy_grad(p.astype(np.float64), y.astype(np.float64), reduction=reduction), rtol=rtol, atol=1e-12)
+    if reduction == "none":
+        assert v[0, 0] == 100 and v[0, 1] == 100 and v[0, 2] == 0
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.25, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize("alpha", [0.25, -1.0])
+def test_sigmoid_focal_matches_reference(gamma, alpha):
+    rng = np.random.default_rng(23)
+    x = rng.normal(0, 3, (5, 7))
+    x[0, :4] = [50.0, -50.0, 1e4, -1e4]
+    y = (rng.random((5, 7)) > 0.5).astype(np.float64)
+    v, g = simloss.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction="none", grad=True)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(v, ref.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction="none"), rtol=1e-11, atol=1e-300)
+    np.testing.assert_allclose(g, ref.sigmoid_focal_loss_grad(x, y, alpha=alpha, gamma=gamma, reduction="none"), rtol=1e-10, atol=1e-300)
+
+
+def test_sigmoid_focal_float32_gradient_finite():
+    x = np.array([50, -50, 1e4, -1e4, 30, -30], np.float32)
+    for y in (np.ones(6, np.float32), np.zeros(6, np.float32)):
+        for gamma in (0.25, 0.5):
+            _, g = simloss.sigmoid_focal_loss(x, y, gamma=gamma, grad=True)
+            assert np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("axis", [1, -1])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_from_probs_matches_reference(axis, reduction):
+    rng = np.random.default_rng(24)
+    q = rng.random((3, 4, 5))
+    q[0, 0, 0] = 0.0
+    q /= q.sum(axis=axis, keepdims=True)
+    p = rng.random((3, 4, 5))
+    p /= p.sum(axis=axis, keepdims=True)
+    v, g = simloss.cross_entropy_from_probs(q, p, axis=axis, reduction=reduction, grad=True)
+    np.testing.assert_allclose(v, ref.nll_from_probs(q, p, axis=axis, reduction=reduction), rtol=1e-13)
+    np.testing.assert_allclose(g, ref.nll_from_probs_grad(q, p, axis=axis, reduction=reduction), rtol=1e-13)
