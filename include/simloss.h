@@ -411,7 +411,8 @@ static inline void simloss_tv_options_init(simloss_tv_options *o) {
  *  Precision: ISOTROPIC and SQUARED form differences in double; ANISOTROPIC
  *  forms them in the element type, so for float32 its value is within 2e-7
  *  (relative) of the exact one, and its gradient, scale times a sum of four
- *  signs, is exact.
+ *  signs, is exact; neighbours that differ by more than FLT_MAX (values
+ *  beyond +-1.7e38) give +infinity.
  *  @param x       a logical (N, C, H, W) tensor, float32 or float64, any
  *                 strides (NHWC: simloss_tensor_init_nhwc()). H = 1 or W = 1
  *                 is allowed: that direction then contributes nothing.

@@ -106,10 +106,11 @@ enum LogitsTerm: BinaryTerm {
   static func evaluate<T: SimLossFloat>(_ x: T, _ y: T, _ q: T, _: T, _: T) -> (T, T) {
     let e = T.fastExp(-abs(x))  // exp(-|x|) in (0, 1]: never overflows
     let v = 1 + e
-    // log1p(e), with the rounding of 1 + e corrected.
-    let log1pe = T.fastLog(v) - ((v - 1) - e) / v
+    let sigmoidAbs = 1 / v, sigmoidMinusAbs = e * sigmoidAbs  // one division
+    // log1p(e), with the rounding of 1 + e corrected (to first order), so
+    // that a well-classified element's tiny loss keeps its digits.
+    let log1pe = T.fastLog(v) - ((v - 1) - e) * sigmoidAbs
     let softplusMinusX = (x < 0 ? -x : 0) + log1pe
-    let sigmoidAbs = 1 / v, sigmoidMinusAbs = e / v
     let sigmoidX = x >= 0 ? sigmoidAbs : sigmoidMinusAbs
     let sigmoidMinusX = x >= 0 ? sigmoidMinusAbs : sigmoidAbs
     let value = (1 - y) * x + (1 + (q - 1) * y) * softplusMinusX
@@ -165,6 +166,12 @@ struct ElementwisePass<T: SimLossFloat> {
   @usableFromInline let gradient: TensorView<T>?
   @usableFromInline let geometry: RowGeometry
   @usableFromInline let plan: BlockPlan
+  /// A rank-1 tensor is cut into rows of `chunk` elements (the last one
+  /// shorter), so that it spreads over threads and vectorises; a rank-1
+  /// sample of one element each would do neither.
+  @usableFromInline let chunked: Bool
+  @usableFromInline let count: Int
+  @usableFromInline static var chunk: Int { 4096 }
 
   @inlinable
   init(x: TensorView<T>, y: TensorView<T>, w: TensorView<T>?, q: TensorView<T>?, gradient: TensorView<T>?) throws {
@@ -182,8 +189,24 @@ struct ElementwisePass<T: SimLossFloat> {
     self.x = x
     self.y = y
     self.gradient = gradient
-    geometry = RowGeometry(shape: x.shape)
+    count = x.count
+    chunked = x.rank == 1
+    geometry = chunked
+      ? RowGeometry(shape: [1, (count + Self.chunk - 1) / Self.chunk, Self.chunk])
+      : RowGeometry(shape: x.shape)
     plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength)
+  }
+
+  /// The strides the row geometry reads a view with.
+  @inlinable
+  func strides(_ v: TensorView<T>) -> [Int] {
+    chunked ? [0, Self.chunk &* v.strides[0], v.strides[0]] : v.strides
+  }
+
+  /// The elements in row r of sample s (all but a chunked tensor's last).
+  @inlinable
+  func length(sample s: Int, row r: Int) -> Int {
+    Swift.min(geometry.rowLength, count &- (s &* geometry.rows &+ r) &* geometry.rowLength)
   }
 
   /// Throws `.invalidValue` naming the first element outside [0, 1].
@@ -191,10 +214,11 @@ struct ElementwisePass<T: SimLossFloat> {
   func requireUnitInterval(_ v: TensorView<T>) throws {
     let bad = plan.sampleSums { s, rows in
       var n = 0.0
-      let stride = geometry.rowStride(v.strides)
+      let vs = strides(v)
+      let stride = geometry.rowStride(vs)
       for r in rows {
-        let p = v.origin + geometry.offset(strides: v.strides, sample: s, row: r)
-        for i in 0..<geometry.rowLength where !(p[i &* stride] >= 0 && p[i &* stride] <= 1) { n += 1 }
+        let p = v.origin + geometry.offset(strides: vs, sample: s, row: r)
+        for i in 0..<length(sample: s, row: r) where !(p[i &* stride] >= 0 && p[i &* stride] <= 1) { n += 1 }
       }
       return n
     }
@@ -220,27 +244,28 @@ struct ElementwisePass<T: SimLossFloat> {
 
   @inlinable
   func run<F: BinaryTerm>(_: F.Type, _ options: BinaryLossOptions) -> LossValues {
-    let count = geometry.samples * geometry.rows * geometry.rowLength
     let scale = options.reduction == .mean ? 1 / Double(count) : 1
     var perElement = [Double](repeating: 0, count: options.reduction == .none ? count : 0)
-    let n = geometry.rowLength
+    let rowLength = geometry.rowLength
     let alpha = T(options.alpha), gamma = T(options.gamma)
     let sums = perElement.withUnsafeMutableBufferPointer { out in
-      plan.sampleSums { s, rows in
-        let values = UnsafeMutablePointer<T>.allocate(capacity: n)
-        defer { values.deallocate() }
+      plan.sampleSums(scratchBytes: MemoryLayout<T>.stride * rowLength) { s, rows, scratch in
+        let values = scratch.assumingMemoryBound(to: T.self)
         var total = 0.0
-        let xs = geometry.rowStride(x.strides), ys = geometry.rowStride(y.strides)
-        let ws = w.map { geometry.rowStride($0.strides) } ?? 0
-        let qs = q.map { geometry.rowStride($0.strides) } ?? 0
-        let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0
+        let xv = strides(x), yv = strides(y), wv = w.map { strides($0) }, qv = q.map { strides($0) }
+        let gv = gradient.map { strides($0) }
+        let xs = geometry.rowStride(xv), ys = geometry.rowStride(yv)
+        let ws = wv.map { geometry.rowStride($0) } ?? 0
+        let qs = qv.map { geometry.rowStride($0) } ?? 0
+        let gs = gv.map { geometry.rowStride($0) } ?? 0
         let dense = xs == 1 && ys == 1 && (gradient == nil || gs == 1)
         for r in rows {
-          let xr = x.origin + geometry.offset(strides: x.strides, sample: s, row: r)
-          let yr = y.origin + geometry.offset(strides: y.strides, sample: s, row: r)
-          let wr = w.map { $0.origin + geometry.offset(strides: $0.strides, sample: s, row: r) }
-          let qr = q.map { $0.origin + geometry.offset(strides: $0.strides, sample: s, row: r) }
-          let gr = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: s, row: r) }
+          let n = length(sample: s, row: r)
+          let xr = x.origin + geometry.offset(strides: xv, sample: s, row: r)
+          let yr = y.origin + geometry.offset(strides: yv, sample: s, row: r)
+          let wr = w.map { $0.origin + geometry.offset(strides: wv!, sample: s, row: r) }
+          let qr = q.map { $0.origin + geometry.offset(strides: qv!, sample: s, row: r) }
+          let gr = gradient.map { $0.origin + geometry.offset(strides: gv!, sample: s, row: r) }
           if dense, wr == nil, qr == nil {
             Self.row(F.self, UnitStep.self, xr, 1, yr, 1, nil, 0, nil, 0, gr, 1, values, n, T(scale), alpha, gamma)
           } else {
@@ -248,7 +273,7 @@ struct ElementwisePass<T: SimLossFloat> {
           }
           total += laneSum(n) { i in values[i].asDouble }
           if !out.isEmpty {
-            let base = (s &* geometry.rows &+ r) &* n
+            let base = (s &* geometry.rows &+ r) &* geometry.rowLength
             for i in 0..<n { out[base &+ i] = values[i].asDouble }
           }
         }

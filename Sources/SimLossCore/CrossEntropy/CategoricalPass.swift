@@ -80,7 +80,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     if sums.contains(where: { $0.isNaN }) { try throwBadIndex() }
     var counted = 0
     if weights.given {
-      _ = plan.sampleSums { s, rows in
+      plan.sampleSums { s, rows in
         var n = 0
         for r in rows {
           let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
@@ -133,10 +133,11 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     var perPosition = [Double](repeating: 0, count: reduction == .none ? positions : 0)
     let contiguous = xClassStride == 1 && (gradient == nil || gradientClassStride == 1)
       && (soft == nil || softClassStride == 1)
+    let scratchBytes = MemoryLayout<T>.stride * classes
     let sums = perPosition.withUnsafeMutableBufferPointer { out in
-      plan.sampleSums { s, rows in
+      plan.sampleSums(scratchBytes: contiguous ? scratchBytes : 0) { s, rows, scratch in
         contiguous
-          ? classContiguousRows(sample: s, rows: rows, scale: scale, out: out)
+          ? classContiguousRows(sample: s, rows: rows, scale: scale, out: out, scratch: scratch.assumingMemoryBound(to: T.self))
           : positionRows(sample: s, rows: rows, scale: scale, out: out)
       }
     }
@@ -150,34 +151,46 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     return CrossEntropyResult(values: values, denominator: denominator, counted: counted)
   }
 
-  /// The class index of a position, or nil when it is ignored (or the
-  /// targets are probabilities).
-  @inlinable @inline(__always)
-  func target(sample: Int, row: Int, at i: Int) -> Int? {
-    guard let indices else { return nil }
+  /// The class indices of a row of positions, -1 where ignored (or where
+  /// the targets are probabilities), into `out`.
+  @inlinable
+  func rowTargets(sample: Int, row: Int, into out: UnsafeMutablePointer<Int>) {
+    guard let indices else {
+      for i in 0..<geometry.rowLength { out[i] = -1 }
+      return
+    }
     let t = indices.origin + geometry.offset(strides: indices.strides, sample: sample, row: row)
-    let y = Int(truncatingIfNeeded: t[i &* geometry.rowStride(indices.strides)])
-    return y == options.ignoreIndex ? nil : y
+    let stride = geometry.rowStride(indices.strides), ignore = options.ignoreIndex
+    for i in 0..<geometry.rowLength {
+      let y = Int(truncatingIfNeeded: t[i &* stride])
+      out[i] = y == ignore ? -1 : y
+    }
   }
 
   // MARK: Classes contiguous
 
   @inlinable
-  func classContiguousRows(sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>) -> Double {
+  func classContiguousRows(
+    sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>,
+    scratch: UnsafeMutablePointer<T>
+  ) -> Double {
     let n = geometry.rowLength
     let xs = geometry.rowStride(x.strides)
     let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0
     let ts = soft.map { geometry.rowStride($0.strides) } ?? 0
     var total = 0.0
+    let targets = UnsafeMutablePointer<Int>.allocate(capacity: n)
+    defer { targets.deallocate() }
     for r in rows {
       let xr = x.origin + geometry.offset(strides: x.strides, sample: sample, row: r)
       let gr = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
       let tr = soft.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
+      rowTargets(sample: sample, row: r, into: targets)
       for i in 0..<n {
-        let y = target(sample: sample, row: r, at: i)
+        let y: Int? = targets[i] >= 0 ? targets[i] : nil
         let countedPosition = soft != nil || y != nil
         let loss = countedPosition
-          ? position(xr + i &* xs, gr.map { $0 + i &* gs }, tr.map { $0 + i &* ts }, y, scale)
+          ? position(xr + i &* xs, gr.map { $0 + i &* gs }, tr.map { $0 + i &* ts }, y, scale, scratch)
           : ignored(gr.map { $0 + i &* gs })
         total += loss
         if !out.isEmpty { out[(sample &* geometry.rows &+ r) &* n &+ i] = loss }
@@ -198,19 +211,17 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
   @inlinable
   func position(
     _ x: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>?, _ t: UnsafeMutablePointer<T>?,
-    _ y: Int?, _ scale: Double
+    _ y: Int?, _ scale: Double, _ scratch: UnsafeMutablePointer<T>
   ) -> Double {
     let n = classes, w = weights.values
     let eps = options.labelSmoothing, uniform = eps / Double(n)
     let m = contiguousMax(x, n)
     // Sum of exp(x - m); the exponentials go to the gradient buffer first.
-    let sum: Double
-    if let g {
-      for c in 0..<n { g[c] = T.fastExp(x[c] - m) }
-      sum = laneSum(n) { c in g[c].asDouble }
-    } else {
-      sum = laneSum(n) { c in T.fastExp(x[c] - m).asDouble }
-    }
+    // (A plain loop vectorises the exponential; a lane sum over it does
+    // not, so the exponentials are stored, then summed.)
+    let e = g ?? scratch
+    for c in 0..<n { e[c] = T.fastExp(x[c] - m) }
+    let sum = laneSum(n) { c in e[c].asDouble }
     let lse = m.asDouble + T.fastLog(T(sum)).asDouble
     // A = sum a_c and B = sum a_c x_c (a term with a_c = 0 is 0, even
     // against a -inf logit).
@@ -245,18 +256,27 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     return a * lse - b
   }
 
-  /// The largest of n contiguous values (vectorised in eight lanes; NaN
-  /// reaches the loss through exp either way).
+  /// The largest of n contiguous values, in eight independent running
+  /// maxima (which the compiler keeps in one vector register). A NaN reaches
+  /// the loss through exp either way.
   @inlinable @inline(__always)
   func contiguousMax(_ x: UnsafeMutablePointer<T>, _ n: Int) -> T {
-    var lanes = SIMD8<T>(repeating: -.infinity)
+    var a0 = -T.infinity, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
     var c = 0
     while c &+ 8 <= n {
-      let v = UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<T>.self)
-      lanes = lanes.replacing(with: v, where: v .> lanes)
+      let v0 = x[c], v1 = x[c &+ 1], v2 = x[c &+ 2], v3 = x[c &+ 3]
+      let v4 = x[c &+ 4], v5 = x[c &+ 5], v6 = x[c &+ 6], v7 = x[c &+ 7]
+      a0 = v0 > a0 ? v0 : a0
+      a1 = v1 > a1 ? v1 : a1
+      a2 = v2 > a2 ? v2 : a2
+      a3 = v3 > a3 ? v3 : a3
+      a4 = v4 > a4 ? v4 : a4
+      a5 = v5 > a5 ? v5 : a5
+      a6 = v6 > a6 ? v6 : a6
+      a7 = v7 > a7 ? v7 : a7
       c &+= 8
     }
-    var m = lanes.max()
+    var m = Swift.max(Swift.max(Swift.max(a0, a1), Swift.max(a2, a3)), Swift.max(Swift.max(a4, a5), Swift.max(a6, a7)))
     while c < n {
       if x[c] > m { m = x[c] }
       c &+= 1
@@ -275,12 +295,16 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     let xs = geometry.rowStride(x.strides), cs = xClassStride
     let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0, gcs = gradientClassStride
     let ts = soft.map { geometry.rowStride($0.strides) } ?? 0, tcs = softClassStride
-    // Scratch per position: max, sum of exponentials, A, B, counted.
-    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * n)
+    // Scratch per position: A, B and the log-sum-exp in Double; the max,
+    // the sum of exponentials and the gradient factor in T, so that the
+    // loops over classes run at T's vector width. (A float32 sum of C
+    // exponentials, each <= 1, is within C ulp; the loss within 1e-6.)
+    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 3 * n)
     defer { scratch.deallocate() }
-    let sum = scratch, a = scratch + n, b = scratch + 2 * n, lse = scratch + 3 * n
-    let maxima = UnsafeMutablePointer<T>.allocate(capacity: n)
+    let a = scratch, b = scratch + n, lse = scratch + 2 * n
+    let maxima = UnsafeMutablePointer<T>.allocate(capacity: 3 * n)
     defer { maxima.deallocate() }
+    let sum = maxima + n, factor = maxima + 2 * n
     let targets = UnsafeMutablePointer<Int>.allocate(capacity: n)
     defer { targets.deallocate() }
     var total = 0.0
@@ -288,10 +312,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
       let x0 = x.origin + geometry.offset(strides: x.strides, sample: sample, row: r)
       let g0 = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
       let t0 = soft.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
+      rowTargets(sample: sample, row: r, into: targets)
       for i in 0..<n {
-        targets[i] = soft != nil ? 0 : (target(sample: sample, row: r, at: i) ?? -1)
+        if soft != nil { targets[i] = 0 }
         maxima[i] = x0[i &* xs]
         sum[i] = 0
+        factor[i] = 0
         a[i] = 0
         b[i] = 0
       }
@@ -309,10 +335,10 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
           for i in 0..<n {
             let e = T.fastExp(xc[i &* xs] - maxima[i])
             gc[i &* gs] = e
-            sum[i] += e.asDouble
+            sum[i] += e
           }
         } else {
-          for i in 0..<n { sum[i] += T.fastExp(xc[i &* xs] - maxima[i]).asDouble }
+          for i in 0..<n { sum[i] += T.fastExp(xc[i &* xs] - maxima[i]) }
         }
         // Coefficients: probabilities, or the smoothing share of indices.
         let wc = w[c]
@@ -329,7 +355,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
       }
       var rowTotal = 0.0
       for i in 0..<n {
-        lse[i] = maxima[i].asDouble + T.fastLog(T(sum[i])).asDouble
+        lse[i] = maxima[i].asDouble + T.fastLog(sum[i]).asDouble
         var loss = 0.0
         if soft != nil {
           loss = a[i] * lse[i] - b[i]
@@ -345,19 +371,19 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
       total += rowTotal
       guard let g0 else { continue }
       // g_c = scale (A e_c / S - a_c); an ignored position gets 0.
-      for i in 0..<n { sum[i] = (soft != nil || targets[i] >= 0) ? scale * a[i] / sum[i] : 0 }
+      for i in 0..<n { factor[i] = (soft != nil || targets[i] >= 0) ? T(scale * a[i] / sum[i].asDouble) : 0 }
       for c in 0..<classes {
         let gc = g0 + c &* gcs
         let wc = w[c]
         if let t0 {
           let tc = t0 + c &* tcs
           for i in 0..<n {
-            gc[i &* gs] = T(sum[i] * gc[i &* gs].asDouble - scale * wc * ((1 - eps) * tc[i &* ts].asDouble + uniform))
+            gc[i &* gs] = factor[i] * gc[i &* gs] - T(scale * wc * ((1 - eps) * tc[i &* ts].asDouble + uniform))
           }
         } else {
-          let ku = scale * uniform * wc
+          let ku = T(scale * uniform * wc)
           for i in 0..<n {
-            gc[i &* gs] = targets[i] >= 0 ? T(sum[i] * gc[i &* gs].asDouble - ku) : 0
+            gc[i &* gs] = targets[i] >= 0 ? factor[i] * gc[i &* gs] - ku : 0
           }
         }
       }

@@ -92,6 +92,10 @@ public func pointwiseLoss<T: SimLossFloat>(
   if let weight {
     sampleWeights = pass.plan.sampleSums { s, rows in pass.weightSum(weight, sample: s, rows: rows) }
     if !sampleWeights.allSatisfy({ $0.isFinite }) { try pass.throwBadWeight(weight) }
+    guard sampleWeights.reduce(0, +).isFinite else {
+      throw SimLossError(
+        .overflow, "\(weight.name): the weights sum past the largest double; scale them down")
+    }
   } else {
     sampleWeights = [Double](repeating: Double(pass.geometry.rows * pass.geometry.rowLength), count: pass.geometry.samples)
   }

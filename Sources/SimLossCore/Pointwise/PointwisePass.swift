@@ -89,7 +89,7 @@ struct PointwisePass<T: SimLossFloat> {
         d -= 1
       }
     }
-    throw SimLossError(.internal, "\(w.name): a weight sum was not finite but no weight was bad")
+    throw SimLossError(.overflow, "\(w.name): the weights sum past the largest double; scale them down")
   }
 
   /// The sum of w_i * f(pred_i - target_i) over the given rows of a sample;

@@ -43,14 +43,26 @@ struct BlockPlan {
   /// parallel; returns one sum per sample.
   @inlinable
   func sampleSums(_ rowSum: (_ sample: Int, _ rows: Range<Int>) -> Double) -> [Double] {
+    sampleSums(scratchBytes: 0) { s, rows, _ in rowSum(s, rows) }
+  }
+
+  /// The same, handing each call a scratch buffer of `scratchBytes` bytes
+  /// (16-byte aligned) allocated once per block, not once per sample.
+  @inlinable
+  func sampleSums(
+    scratchBytes: Int, _ rowSum: (_ sample: Int, _ rows: Range<Int>, _ scratch: UnsafeMutableRawPointer) -> Double
+  ) -> [Double] {
     var sums = [Double](repeating: 0, count: samples)
+    let bytes = max(scratchBytes, 16)
     if blocksPerSample > 0 {
       var partials = [Double](repeating: 0, count: blockCount)
       partials.withUnsafeMutableBufferPointer { out in
         forEachBlock(blockCount) { b in
+          let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
+          defer { scratch.deallocate() }
           let sample = b / blocksPerSample
           let first = (b % blocksPerSample) * rowsPerBlock
-          out[b] = rowSum(sample, first..<min(rows, first + rowsPerBlock))
+          out[b] = rowSum(sample, first..<min(rows, first + rowsPerBlock), scratch)
         }
       }
       for s in 0..<samples {
@@ -61,8 +73,10 @@ struct BlockPlan {
     } else {
       sums.withUnsafeMutableBufferPointer { out in
         forEachBlock(blockCount) { b in
+          let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
+          defer { scratch.deallocate() }
           for s in (b * samplesPerBlock)..<min(samples, (b + 1) * samplesPerBlock) {
-            out[s] = rowSum(s, 0..<rows)
+            out[s] = rowSum(s, 0..<rows, scratch)
           }
         }
       }

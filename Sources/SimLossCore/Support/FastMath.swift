@@ -44,13 +44,15 @@ enum FastMath {
     // r = x - n ln 2 in two pieces, exact for |n| < 2^9.
     var r = clamped - nf * 0.693_359_375
     r = r - nf * -2.121_944_4e-4
+    // Horner steps as fused multiply-adds: Swift never contracts a * b + c
+    // by itself, and the unfused form costs twice the instructions.
     var p: Float = 1.987_569_15e-4
-    p = p * r + 1.398_199_95e-3
-    p = p * r + 8.333_451_9e-3
-    p = p * r + 4.166_579_59e-2
-    p = p * r + 1.666_666_55e-1
-    p = p * r + 5.000_000_12e-1
-    let poly = (p * r) * r + r + 1
+    p = Float(1.398_199_95e-3).addingProduct(p, r)
+    p = Float(8.333_451_9e-3).addingProduct(p, r)
+    p = Float(4.166_579_59e-2).addingProduct(p, r)
+    p = Float(1.666_666_55e-1).addingProduct(p, r)
+    p = Float(5.000_000_12e-1).addingProduct(p, r)
+    let poly = (r + 1).addingProduct(p * r, r)
     // 2^n as two normal powers of two, so that n down to -252 (subnormal
     // results) and up to 254 scale without leaving the exponent range.
     let half = n >> 1
@@ -75,14 +77,14 @@ enum FastMath {
     m = small ? m + m - 1 : m - 1
     let z = m * m
     var p: Float = 7.037_683_6e-2
-    p = p * m - 1.151_461e-1
-    p = p * m + 1.167_699_9e-1
-    p = p * m - 1.242_014_1e-1
-    p = p * m + 1.424_932_3e-1
-    p = p * m - 1.666_805_8e-1
-    p = p * m + 2.000_071_5e-1
-    p = p * m - 2.499_999_4e-1
-    p = p * m + 3.333_333_1e-1
+    p = Float(-1.151_461e-1).addingProduct(p, m)
+    p = Float(1.167_699_9e-1).addingProduct(p, m)
+    p = Float(-1.242_014_1e-1).addingProduct(p, m)
+    p = Float(1.424_932_3e-1).addingProduct(p, m)
+    p = Float(-1.666_805_8e-1).addingProduct(p, m)
+    p = Float(2.000_071_5e-1).addingProduct(p, m)
+    p = Float(-2.499_999_4e-1).addingProduct(p, m)
+    p = Float(3.333_333_1e-1).addingProduct(p, m)
     var y = p * m * z
     let ef = Float(e) - (tiny ? 24 : 0)
     y = y + ef * -2.121_944_4e-4

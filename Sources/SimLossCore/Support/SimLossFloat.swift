@@ -5,7 +5,7 @@ import RealModule
 /// Kernels are generic over it and `@inlinable`, so that the ABI target,
 /// which calls them with concrete types, gets specialised code (a generic
 /// kernel called across modules unspecialised runs ~200x slower).
-public protocol SimLossFloat: BinaryFloatingPoint, Real, Sendable, SIMDScalar {
+public protocol SimLossFloat: BinaryFloatingPoint, Real, Sendable, SIMDScalar, Codable {
   /// The value widened to `Double`, where loss values accumulate.
   var asDouble: Double { get }
 }
