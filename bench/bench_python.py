@@ -39,6 +39,28 @@ def numpy_tv(x, grad):
     return v, g / x.shape[0]
 
 
+def numpy_cross_entropy(x, y, grad):
+    """Categorical cross-entropy over axis 1 from logits, mean over positions."""
+    m = x.max(axis=1, keepdims=True)
+    e = np.exp(x - m)
+    s = e.sum(axis=1, keepdims=True)
+    logp = x - m - np.log(s)
+    picked = np.take_along_axis(logp, np.expand_dims(y, 1), axis=1)
+    v = -picked.mean(dtype=np.float64)
+    if not grad:
+        return v
+    g = e / s
+    np.put_along_axis(g, np.expand_dims(y, 1), np.take_along_axis(g, np.expand_dims(y, 1), axis=1) - 1, axis=1)
+    return v, g / y.size
+
+
+def numpy_bce_with_logits(x, y, grad):
+    v = (np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))).mean(dtype=np.float64)
+    if not grad:
+        return v
+    return v, (1 / (1 + np.exp(-x)) - y) / x.size
+
+
 def median_ms(f, reps):
     times = []
     for _ in range(reps):
@@ -51,7 +73,7 @@ def median_ms(f, reps):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="0: the library's default (all processors)")
     args = parser.parse_args()
     reps = 1 if args.smoke else 15
     simloss.set_num_threads(args.threads)
@@ -59,19 +81,32 @@ def main():
     x = rng.random((8, 3, 256, 256), dtype=np.float32)
     y = rng.random((8, 3, 256, 256), dtype=np.float32)
     out = np.empty_like(x)
+    logits = rng.standard_normal((8192, 1000), dtype=np.float32)
+    labels = rng.integers(0, 1000, 8192)
+    seg = rng.standard_normal((8, 21, 128, 128), dtype=np.float32)
+    seg_labels = rng.integers(0, 21, (8, 128, 128))
+    bx = rng.standard_normal(1 << 20, dtype=np.float32)
+    by = (rng.random(1 << 20) > 0.5).astype(np.float32)
+    out_logits, out_seg, out_b = np.empty_like(logits), np.empty_like(seg), np.empty_like(bx)
     cases = [
         ("l1", lambda g: simloss.l1(x, y, grad=g, out=out if g else None), lambda g: numpy_l1(x, y, g)),
         ("mse", lambda g: simloss.mse(x, y, grad=g, out=out if g else None), lambda g: numpy_mse(x, y, g)),
         ("tv", lambda g: simloss.tv(x, grad=g, out=out if g else None), lambda g: numpy_tv(x, g)),
+        ("ce 8192x1000", lambda g: simloss.cross_entropy(logits, labels, grad=g, out=out_logits if g else None),
+         lambda g: numpy_cross_entropy(logits, labels, g)),
+        ("ce 8x21x128x128", lambda g: simloss.cross_entropy(seg, seg_labels, grad=g, out=out_seg if g else None),
+         lambda g: numpy_cross_entropy(seg, seg_labels, g)),
+        ("bce 2^20", lambda g: simloss.binary_cross_entropy_with_logits(bx, by, grad=g, out=out_b if g else None),
+         lambda g: numpy_bce_with_logits(bx, by, g)),
     ]
     print(f"simloss {simloss.RUNTIME_VERSION} ({simloss.BUILD_INFO}), {simloss.get_num_threads()} thread(s); "
-          f"numpy {np.__version__}; batch 8x3x256x256 float32; median of {reps}")
-    print(f"{'loss':6} {'pass':8} {'simloss ms':>11} {'numpy ms':>9} {'speed-up':>9}")
+          f"numpy {np.__version__}; image losses on 8x3x256x256 float32; median of {reps}")
+    print(f"{'loss':16} {'pass':8} {'simloss ms':>11} {'numpy ms':>9} {'speed-up':>9}")
     for name, ours, theirs in cases:
         for g in (False, True):
             a = median_ms(lambda: ours(g), reps)
             b = median_ms(lambda: theirs(g), reps)
-            print(f"{name:6} {'fwd+bwd' if g else 'forward':8} {a:11.3f} {b:9.3f} {b / a:8.1f}x")
+            print(f"{name:16} {'fwd+bwd' if g else 'forward':8} {a:11.3f} {b:9.3f} {b / a:8.1f}x")
     simloss.set_num_threads(0)
 
 
