@@ -1,28 +1,35 @@
 /// Sums `term(0) + ... + term(n - 1)` in an order fixed by the source: term
-/// i goes to lane i mod 8 of eight running sums, which are then added
-/// pairwise. The compiler vectorises this as written (no reassociation is
-/// licensed), so a sum is bitwise the same for every layout, stride, thread
-/// count and CPU target, and still runs at SIMD speed.
+/// i goes to lane i mod 16 of sixteen running sums (two vectors of eight,
+/// so that two chains of additions overlap their latency), which are then
+/// added pairwise. The compiler vectorises this as written (no
+/// reassociation is licensed), so a sum is bitwise the same for every
+/// layout, stride, thread count and CPU target, and still runs at SIMD
+/// speed.
 ///
 /// `term` is called exactly once per index, in increasing order; it may
 /// have side effects (the gradient kernels write through it).
 @inlinable @inline(__always)
 func laneSum(_ n: Int, _ term: (Int) -> Double) -> Double {
-  var acc = SIMD8<Double>()
+  var acc = SIMD8<Double>(), acc2 = SIMD8<Double>()
   var i = 0
-  while i &+ 8 <= n {
+  while i &+ 16 <= n {
     acc += SIMD8<Double>(
       term(i), term(i &+ 1), term(i &+ 2), term(i &+ 3),
       term(i &+ 4), term(i &+ 5), term(i &+ 6), term(i &+ 7))
-    i &+= 8
+    acc2 += SIMD8<Double>(
+      term(i &+ 8), term(i &+ 9), term(i &+ 10), term(i &+ 11),
+      term(i &+ 12), term(i &+ 13), term(i &+ 14), term(i &+ 15))
+    i &+= 16
   }
-  var tail = SIMD8<Double>()
+  var tail = SIMD8<Double>(), tail2 = SIMD8<Double>()
   var lane = 0
   while i < n {
-    tail[lane] = term(i)
+    if lane < 8 { tail[lane] = term(i) } else { tail2[lane &- 8] = term(i) }
     i &+= 1
     lane &+= 1
   }
   acc += tail
+  acc2 += tail2
+  acc += acc2
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
