@@ -49,7 +49,7 @@ public func simloss_cross_entropy_soft(
       let t = try view(target, "target", as: T.self)
       let w = try optionalView(weight, "weight", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
-      let positions = x.count / max(1, x.shape[options.classAxis == .second ? 1 : x.rank - 1])
+      let positions = positionCount(x, options.classAxis)
       let out = try requireValues(values, valuesLen, options, positions: positions)
       store(try crossEntropy(logits: x, probabilities: t, weight: w, options: options, gradient: g), out, stats)
     }
@@ -69,7 +69,7 @@ public func simloss_cross_entropy_probs(
       let q = try view(probs, "probs", as: T.self)
       let p = try view(target, "target", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
-      let positions = q.count / max(1, q.shape[options.classAxis == .second ? 1 : q.rank - 1])
+      let positions = positionCount(q, options.classAxis)
       let out = try requireValues(values, valuesLen, options, positions: positions)
       store(try crossEntropy(probabilities: q, target: p, options: options, gradient: g), out, nil)
     }
@@ -176,6 +176,13 @@ func requireValues(
 func store(_ result: CrossEntropyResult, _ values: UnsafeMutablePointer<Double>, _ stats: UnsafeMutablePointer<simloss_cross_entropy_stats>?) {
   store(LossValues(result.values), values)
   stats?.pointee = simloss_cross_entropy_stats(denominator: result.denominator, counted: Int64(result.counted))
+}
+
+/// The number of positions (elements less the class dimension) of logits;
+/// a tensor of rank < 2 is left for the core to refuse by name.
+func positionCount<T>(_ v: TensorView<T>, _ axis: ClassAxis) -> Int {
+  guard v.rank >= 2 else { return v.count }
+  return v.count / max(1, v.shape[axis == .second ? 1 : v.rank - 1])
 }
 
 /// Runs the float32 or the float64 instantiation, by the dtype of `tensor`.

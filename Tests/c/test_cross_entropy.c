@@ -182,6 +182,11 @@ static void test_cross_entropy_bad_input(void) {
   CHECK_OK(simloss_tensor_init_dense(&tp, p, SIMLOSS_FLOAT64, 1, ys));
   CHECK_STATUS(simloss_bce(&tp, &tp, NULL, NULL, v, 1, NULL), SIMLOSS_ERROR_INVALID_VALUE);
   CHECK_MESSAGE("probs: element (1) is 1.5; it must be in [0, 1]");
+  /* Rank-1 "logits" are refused by name (this once trapped, found by
+   * Tests/fuzz). */
+  CHECK_STATUS(simloss_cross_entropy_probs(&tp, &tp, NULL, v, 1, NULL), SIMLOSS_ERROR_RANK);
+  CHECK_MESSAGE("probs: rank 1 with shape (2); logits need a sample and a class dimension");
+  CHECK_STATUS(simloss_cross_entropy_soft(&tp, &tp, NULL, NULL, v, 1, NULL, NULL), SIMLOSS_ERROR_RANK);
   simloss_binary_options bo;
   simloss_binary_options_init(&bo);
   bo.gamma = -1;
