@@ -107,9 +107,9 @@ enum LogitsTerm: BinaryTerm {
     let e = T.fastExp(-abs(x))  // exp(-|x|) in (0, 1]: never overflows
     let v = 1 + e
     let sigmoidAbs = 1 / v, sigmoidMinusAbs = e * sigmoidAbs  // one division
-    // log1p(e), with the rounding of 1 + e corrected (to first order), so
-    // that a well-classified element's tiny loss keeps its digits.
-    let log1pe = T.fastLog(v) - ((v - 1) - e) * sigmoidAbs
+    // log1p(e) directly, so that a well-classified element's tiny loss
+    // keeps its digits.
+    let log1pe = T.fastLog1pUnit(e)
     let softplusMinusX = (x < 0 ? -x : 0) + log1pe
     let sigmoidX = x >= 0 ? sigmoidAbs : sigmoidMinusAbs
     let sigmoidMinusX = x >= 0 ? sigmoidMinusAbs : sigmoidAbs

@@ -289,6 +289,20 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
   /// A row of positions at a time, vectorised across them; classes strided.
   @inlinable
   func positionRows(sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>) -> Double {
+    let xs = geometry.rowStride(x.strides)
+    let gs = gradient.map { geometry.rowStride($0.strides) } ?? 1
+    let ts = soft.map { geometry.rowStride($0.strides) } ?? 1
+    // Positions one apart in every operand (NCHW rows): a specialisation
+    // with unit-stride vector loads.
+    return xs == 1 && gs == 1 && ts == 1
+      ? positionRows(UnitStep.self, sample: sample, rows: rows, scale: scale, out: out)
+      : positionRows(StridedStep.self, sample: sample, rows: rows, scale: scale, out: out)
+  }
+
+  @inlinable
+  func positionRows<S: Step>(
+    _: S.Type, sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>
+  ) -> Double {
     let n = geometry.rowLength, classes = self.classes
     let w = weights.values
     let eps = options.labelSmoothing, uniform = eps / Double(classes)
@@ -315,7 +329,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
       rowTargets(sample: sample, row: r, into: targets)
       for i in 0..<n {
         if soft != nil { targets[i] = 0 }
-        maxima[i] = x0[i &* xs]
+        maxima[i] = x0[S.offset(i, xs)]
         sum[i] = 0
         factor[i] = 0
         a[i] = 0
@@ -324,7 +338,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
       for c in 1..<max(1, classes) {
         let xc = x0 + c &* cs
         for i in 0..<n {
-          let v = xc[i &* xs]
+          let v = xc[S.offset(i, xs)]
           maxima[i] = v > maxima[i] ? v : maxima[i]
         }
       }
@@ -333,24 +347,24 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
         if let g0 {
           let gc = g0 + c &* gcs
           for i in 0..<n {
-            let e = T.fastExp(xc[i &* xs] - maxima[i])
-            gc[i &* gs] = e
+            let e = T.fastExp(xc[S.offset(i, xs)] - maxima[i])
+            gc[S.offset(i, gs)] = e
             sum[i] += e
           }
         } else {
-          for i in 0..<n { sum[i] += T.fastExp(xc[i &* xs] - maxima[i]) }
+          for i in 0..<n { sum[i] += T.fastExp(xc[S.offset(i, xs)] - maxima[i]) }
         }
         // Coefficients: probabilities, or the smoothing share of indices.
         let wc = w[c]
         if let t0 {
           let tc = t0 + c &* tcs
           for i in 0..<n {
-            let ac = wc * ((1 - eps) * tc[i &* ts].asDouble + uniform)
+            let ac = wc * ((1 - eps) * tc[S.offset(i, ts)].asDouble + uniform)
             a[i] += ac
-            b[i] += ac == 0 ? 0 : ac * xc[i &* xs].asDouble
+            b[i] += ac == 0 ? 0 : ac * xc[S.offset(i, xs)].asDouble
           }
         } else if eps > 0 && wc != 0 {
-          for i in 0..<n { b[i] += uniform * wc * xc[i &* xs].asDouble }
+          for i in 0..<n { b[i] += uniform * wc * xc[S.offset(i, xs)].asDouble }
         }
       }
       var rowTotal = 0.0
@@ -362,7 +376,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
         } else if targets[i] >= 0 {
           let y = targets[i], wy = w[y]
           a[i] = (1 - eps) * wy + uniform * weights.total
-          b[i] += wy == 0 ? 0 : (1 - eps) * wy * x0[y &* cs &+ i &* xs].asDouble
+          b[i] += wy == 0 ? 0 : (1 - eps) * wy * x0[y &* cs &+ S.offset(i, xs)].asDouble
           loss = a[i] * lse[i] - b[i]
         }
         rowTotal += loss
@@ -378,19 +392,19 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
         if let t0 {
           let tc = t0 + c &* tcs
           for i in 0..<n {
-            gc[i &* gs] = factor[i] * gc[i &* gs] - T(scale * wc * ((1 - eps) * tc[i &* ts].asDouble + uniform))
+            gc[S.offset(i, gs)] = factor[i] * gc[S.offset(i, gs)] - T(scale * wc * ((1 - eps) * tc[S.offset(i, ts)].asDouble + uniform))
           }
         } else {
           let ku = T(scale * uniform * wc)
           for i in 0..<n {
-            gc[i &* gs] = targets[i] >= 0 ? factor[i] * gc[i &* gs] - ku : 0
+            gc[S.offset(i, gs)] = targets[i] >= 0 ? factor[i] * gc[S.offset(i, gs)] - ku : 0
           }
         }
       }
       if t0 == nil {
         for i in 0..<n where targets[i] >= 0 {
           let y = targets[i]
-          g0[y &* gcs &+ i &* gs] -= T(scale * (1 - eps) * w[y])
+          g0[y &* gcs &+ S.offset(i, gs)] -= T(scale * (1 - eps) * w[y])
         }
       }
     }

@@ -28,8 +28,36 @@ extension SimLossFloat {
   }
 }
 
+extension SimLossFloat {
+  /// log(1 + x) for x in [0, 1] (what softplus needs, x = exp(-|z|)): a
+  /// polynomial for Float, within 2e-7 relative, tiny x included; libm's
+  /// log1p for Double.
+  @inlinable @inline(__always)
+  static func fastLog1pUnit(_ x: Self) -> Self {
+    if Self.self == Float.self { return unsafeBitCast(FastMath.log1pUnit(unsafeBitCast(x, to: Float.self)), to: Self.self) }
+    return Self.log(onePlus: x)
+  }
+}
+
 @usableFromInline
 enum FastMath {
+  /// log(1 + x) = x g(x) on [0, 1], g a degree-8 least-squares fit at
+  /// Chebyshev nodes of log1p(x)/x (max relative error 1.9e-7 in float32,
+  /// measured against float64 log1p on 200,001 points of [0, 1]).
+  @inlinable @inline(__always)
+  static func log1pUnit(_ x: Float) -> Float {
+    var p: Float = 0.005_253_457_93
+    p = Float(-0.029_588_507_5).addingProduct(p, x)
+    p = Float(0.078_361_667_7).addingProduct(p, x)
+    p = Float(-0.136_747_703).addingProduct(p, x)
+    p = Float(0.191_114_306).addingProduct(p, x)
+    p = Float(-0.248_443_693).addingProduct(p, x)
+    p = Float(0.333_192_706).addingProduct(p, x)
+    p = Float(-0.499_995_023).addingProduct(p, x)
+    p = Float(1).addingProduct(p, x)
+    return x * p
+  }
+
   /// e^x. Inputs below -104 give 0 (or the nearest subnormal), above 88.7
   /// +infinity; NaN gives NaN. No branch, no trap on any input.
   @inlinable @inline(__always)

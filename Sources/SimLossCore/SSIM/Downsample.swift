@@ -1,0 +1,169 @@
+// Resampling for SSIM and MS-SSIM, with the exact transposes the gradient
+// needs; the index maps of the padding conventions.
+//
+// Implementation goals, in order of priority: the index conventions of the
+// reference (Tests/python/reference/ssim_reference.py) exactly; transposes
+// that are the exact adjoints of the forward maps (every forward read of a
+// sample is a backward write to it, mirrored reads included); a fixed order
+// of accumulation, so the gradient is bitwise deterministic.
+//
+// MATLAB ssim.m (2009) automatic downsampling (Wang's "SSIM Index with
+// automatic downsampling, Version 1.0"):
+//   f = max(1, round(min(H, W) / 256))  (round half away from zero)
+//   img = imfilter(img, ones(f) / f^2, 'symmetric', 'same'); img = img(1:f:end, 1:f:end)
+//   out[i] = (1 / f^2) sum_{t, u < f} a[sym(i f - c + t), sym(j f - c + u)],  c = (f - 1) / 2,
+//   sym = mirror with the edge repeated (numpy "symmetric"); size ceil(n / f).
+// MS-SSIM pyramid step (MATLAB msssim.m, TensorFlow):
+//   out[i, j] = (a[2i, 2j] + a[i1, 2j] + a[2i, j1] + a[i1, j1]) / 4,
+//   i1 = min(2i + 1, H - 1) (an odd side is mirror-padded at its end), size ceil(n / 2).
+
+/// Index of padded position i in a side of n samples under numpy
+/// `mode="reflect"` (edge not repeated), for any distance from the side.
+@inline(__always)
+func reflectIndex(_ i: Int, _ n: Int) -> Int {
+  if n == 1 { return 0 }
+  let period = 2 &* (n &- 1)
+  var m = i % period
+  if m < 0 { m &+= period }
+  return m < n ? m : period &- m
+}
+
+/// Index of padded position i under numpy `mode="symmetric"` (edge
+/// repeated), for any distance from the side.
+@inline(__always)
+func symmetricIndex(_ i: Int, _ n: Int) -> Int {
+  let period = 2 &* n
+  var m = i % period
+  if m < 0 { m &+= period }
+  return m < n ? m : period &- 1 &- m
+}
+
+/// f = max(1, round(min(H, W) / 256)) with MATLAB's round: floor((m + 128) / 256).
+func matlabDownsampleFactor(height: Int, width: Int) -> Int {
+  max(1, (min(height, width) + 128) / 256)
+}
+
+/// The ssim.m downsampling of an H x W plane by f, and its transpose.
+struct MatlabDownsample {
+  let f: Int
+  /// c = (f - 1) / 2, the samples of padding before each box.
+  let shift: Int
+  let height: Int, width: Int
+  let outHeight: Int, outWidth: Int
+  /// sources[j * f + u] = sym(j f - c + u, W): the columns of output column j.
+  let sources: [Int]
+
+  init(height: Int, width: Int, f: Int) {
+    self.f = f
+    self.shift = (f - 1) / 2
+    self.height = height
+    self.width = width
+    self.outHeight = (height + f - 1) / f
+    self.outWidth = (width + f - 1) / f
+    var sources = [Int]()
+    sources.reserveCapacity(outWidth * f)
+    for j in 0..<outWidth {
+      for u in 0..<f { sources.append(symmetricIndex(j * f - (f - 1) / 2 + u, width)) }
+    }
+    self.sources = sources
+  }
+
+  /// The input row of sample t of output row i.
+  @inline(__always)
+  func sourceRow(_ i: Int, _ t: Int) -> Int { symmetricIndex(i &* f &- shift &+ t, height) }
+
+  /// Output row i into out[0 ..< outWidth]. `read(h, buffer)` writes input
+  /// row h to buffer[0 ..< W]; `rowBuffer` and `sum` hold W values each.
+  func row(
+    _ i: Int, read: (Int, UnsafeMutablePointer<Double>) -> Void,
+    rowBuffer: UnsafeMutablePointer<Double>, sum: UnsafeMutablePointer<Double>,
+    into out: UnsafeMutablePointer<Double>
+  ) {
+    read(sourceRow(i, 0), sum)
+    for t in 1..<max(1, f) {
+      read(sourceRow(i, t), rowBuffer)
+      for w in 0..<width { sum[w] += rowBuffer[w] }
+    }
+    let scale = Double(f * f)
+    sources.withUnsafeBufferPointer { src in
+      for j in 0..<outWidth {
+        var s = sum[src[j &* f]]
+        for u in 1..<max(1, f) { s += sum[src[j &* f &+ u]] }
+        out[j] = s / scale
+      }
+    }
+  }
+
+  /// gin (H x W, dense) = the transpose applied to gd (outHeight x
+  /// outWidth, dense). `rowBuffer` holds W values.
+  func transpose(
+    _ gd: UnsafePointer<Double>, into gin: UnsafeMutablePointer<Double>,
+    rowBuffer: UnsafeMutablePointer<Double>
+  ) {
+    gin.update(repeating: 0, count: height * width)
+    let inverse = 1 / Double(f * f)
+    sources.withUnsafeBufferPointer { src in
+      for i in 0..<outHeight {
+        rowBuffer.update(repeating: 0, count: width)
+        let g = gd + i * outWidth
+        for j in 0..<outWidth {
+          let v = g[j] * inverse
+          for u in 0..<f { rowBuffer[src[j &* f &+ u]] += v }
+        }
+        for t in 0..<f {
+          let target = gin + sourceRow(i, t) * width
+          for w in 0..<width { target[w] += rowBuffer[w] }
+        }
+      }
+    }
+  }
+}
+
+/// The side after one MS-SSIM pyramid step: ceil(n / 2).
+@inline(__always)
+func halvedSide(_ n: Int) -> Int { (n &+ 1) / 2 }
+
+/// One MS-SSIM pyramid step: src (h x w, rows `srcStride` apart) to dst
+/// (ceil(h/2) x ceil(w/2), rows `dstStride` apart).
+func halve(
+  _ src: UnsafePointer<Double>, height h: Int, width w: Int, srcStride: Int,
+  into dst: UnsafeMutablePointer<Double>, dstStride: Int
+) {
+  let h2 = halvedSide(h), w2 = halvedSide(w)
+  for i in 0..<h2 {
+    let r0 = src + (2 &* i) &* srcStride
+    let r1 = src + min(2 &* i &+ 1, h &- 1) &* srcStride
+    let out = dst + i &* dstStride
+    // The last column of an odd width reads its own column twice.
+    let pairs = w / 2
+    for j in 0..<pairs {
+      let c0 = 2 &* j, c1 = c0 &+ 1
+      out[j] = 0.25 * (((r0[c0] + r1[c0]) + r0[c1]) + r1[c1])
+    }
+    if w2 > pairs {
+      let c0 = w &- 1
+      out[pairs] = 0.25 * (((r0[c0] + r1[c0]) + r0[c0]) + r1[c0])
+    }
+  }
+}
+
+/// Adds the transpose of `halve` applied to g (ceil(h/2) x ceil(w/2),
+/// dense) to acc (h x w, dense).
+func addHalveTranspose(
+  _ g: UnsafePointer<Double>, height h: Int, width w: Int, into acc: UnsafeMutablePointer<Double>
+) {
+  let h2 = halvedSide(h), w2 = halvedSide(w)
+  for i in 0..<h2 {
+    let a0 = acc + (2 &* i) &* w
+    let a1 = acc + min(2 &* i &+ 1, h &- 1) &* w
+    let gr = g + i &* w2
+    for j in 0..<w2 {
+      let v = 0.25 * gr[j]
+      let c0 = 2 &* j, c1 = min(c0 &+ 1, w &- 1)
+      a0[c0] += v
+      a1[c0] += v
+      a0[c1] += v
+      a1[c1] += v
+    }
+  }
+}

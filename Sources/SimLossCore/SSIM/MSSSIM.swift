@@ -1,0 +1,318 @@
+import RealModule
+
+// Multi-scale structural similarity (MS-SSIM), with its exact gradient.
+//
+// Implementation goals, in order of priority:
+//  1. exact against the float64 reference (Tests/python/reference/
+//     ssim_reference.py, `ms_ssim`), odd sizes included (the pyramid rounds
+//     up, mirror-padding an odd side at its end, as MATLAB msssim.m and
+//     TensorFlow);
+//  2. the exact gradient of the returned value through every level and the
+//     pyramid, and never NaN or infinite with relu: a term below `floor` is
+//     clamped to it before the fractional power;
+//  3. bitwise the same for any thread count and layout: one plane per
+//     block, computed by the same code wherever it runs;
+//  4. speed: the fused SSIM kernel at every level, each level's gradient
+//     computed in the same sweep as its statistics (unscaled, then scaled
+//     once the product is known), the pyramid transposed once.
+//
+//   MS-SSIM = prod_{j<M} cs_j^{w_j} * ssim_M^{w_M}
+//   (Z. Wang, E. P. Simoncelli, A. C. Bovik, "Multi-scale structural
+//   similarity for image quality assessment", Asilomar 2003), cs_j and
+//   ssim_M the means of the valid-region maps at level j, level j + 1 the
+//   2 x 2 mean of level j; with relu each term t is replaced by
+//   max(t, floor) first. value of an image = mean over channels.
+
+/// The parameters of `msSSIM`.
+public struct MSSSIMOptions: Sendable, Equatable {
+  /// The SSIM of each level. `border` must be `.valid` (the levels' maps
+  /// are the valid region, as in the reference and every peer);
+  /// `gaussian`, `sampleCovariance`, `luma` and `matlabDownsample` are
+  /// honoured (luma and the ssim.m downsampling apply once, to the
+  /// full-resolution images, before the pyramid; neither is part of the
+  /// 2003 algorithm).
+  public var ssim: SSIMOptions
+  /// w_1 ... w_M, one level each, used as given (not renormalised); each
+  /// finite; 1 ... `MSSSIMOptions.maximumLevels` of them. Default: the
+  /// weights of Wang et al. 2003 (Table 1; MATLAB msssim.m).
+  public var weights: [Double]
+  /// Replace each term t by max(t, floor) before its power (TensorFlow,
+  /// pytorch-msssim, piq apply max(t, 0)). Without relu a negative term
+  /// with a fractional weight gives NaN, as in the reference.
+  public var relu: Bool
+  /// The clamp of relu, in [0, 1). With the default 1e-6 the power and its
+  /// derivative stay finite (w t^(w-1) <= w floor^(w-1)), which removes the
+  /// NaN-in-training failure of relu followed by a fractional power; the
+  /// value differs from the peers' max(t, 0) only when a term is below
+  /// 1e-6. 0 reproduces the peers exactly (a term <= 0 makes the value 0
+  /// and its own derivative 0).
+  public var floor: Double
+
+  /// (0.0448, 0.2856, 0.3001, 0.2363, 0.1333).
+  public static var defaultWeights: [Double] { [0.0448, 0.2856, 0.3001, 0.2363, 0.1333] }
+
+  /// The most levels accepted, 16.
+  public static var maximumLevels: Int { 16 }
+
+  public init(
+    ssim: SSIMOptions = .init(), weights: [Double] = MSSSIMOptions.defaultWeights,
+    relu: Bool = true, floor: Double = 1e-6
+  ) {
+    self.ssim = ssim
+    self.weights = weights
+    self.relu = relu
+    self.floor = floor
+  }
+
+  /// Throws `.invalidArgument` naming the first option out of its range.
+  public func validate() throws {
+    try ssim.validate()
+    guard ssim.border == .valid else {
+      throw SimLossError(
+        .invalidArgument, "border: MS-SSIM uses the valid region at every level; border must be .valid, got .\(ssim.border)")
+    }
+    guard (1...Self.maximumLevels).contains(weights.count) else {
+      throw SimLossError(
+        .invalidArgument, "weights: \(weights.count) levels is outside 1...\(Self.maximumLevels)")
+    }
+    if let bad = weights.firstIndex(where: { !$0.isFinite }) {
+      throw SimLossError(.invalidArgument, "weights: weight \(bad) is \(weights[bad]); weights must be finite")
+    }
+    guard floor >= 0, floor < 1 else {
+      throw SimLossError(.invalidArgument, "floor: \(floor) must be in [0, 1)")
+    }
+  }
+}
+
+/// The smallest side whose coarsest pyramid level still holds the window:
+/// (windowSize - 1) 2^(levels - 1) + 1 under the round-up rule n -> ceil(n / 2)
+/// (161 for window 11 and 5 levels). Values below 1 count as 1; the result
+/// saturates at `Int.max`. Applies after luma and MATLAB downsampling.
+public func msSSIMMinimumSide(windowSize: Int, levels: Int) -> Int {
+  let win = max(1, windowSize), levels = max(1, levels)
+  guard levels - 1 < Int.bitWidth - 1 else { return win == 1 ? 1 : Int.max }
+  let (product, overflow) = (win - 1).multipliedReportingOverflow(by: 1 << (levels - 1))
+  return overflow || product == Int.max ? Int.max : product + 1
+}
+
+/// The sides of levels 1 ... levels: n, ceil(n/2), ceil(n/4), ...
+func msSSIMLevelSides(_ side: Int, levels: Int) -> [Int] {
+  var sides = [side]
+  for _ in 1..<max(1, levels) { sides.append(halvedSide(sides[sides.count - 1])) }
+  return sides
+}
+
+/// Multi-scale structural similarity of two batches of images: per
+/// channel, prod_{j<M} cs_j^{w_j} * ssim_M^{w_M} over a 2 x 2 mean pyramid;
+/// per image, the mean over channels.
+///
+/// ```
+/// MS-SSIM = prod_{j<M} max(cs_j, floor)^{w_j} * max(ssim_M, floor)^{w_M}   (relu)
+/// ```
+/// The default is the reference of Wang et al. 2003 (5 levels, Gaussian
+/// 11 x 11 window, sigma 1.5, valid region; between levels a 2 x 2 mean with
+/// an odd side mirror-padded at its end, as MATLAB msssim.m and TensorFlow)
+/// with TensorFlow's relu; `floor` = 0 matches TensorFlow and pytorch-msssim
+/// exactly (pytorch-msssim zero-pads odd sides instead, and torchmetrics
+/// floors them: both give other numbers on odd sizes).
+///
+/// - Parameters:
+///   - x: logical (N, C, H, W), any strides; float32 or float64. Both sides
+///     (after luma and MATLAB downsampling) must be at least
+///     `msSSIMMinimumSide(windowSize:levels:)` (161 by default).
+///   - y: x's shape.
+///   - options: see `MSSSIMOptions`.
+///   - reduction: `.mean` (default) over the N image values, `.sum`,
+///     `.none` one per image.
+///   - gradient: if given, x's shape, not overlapping x or y; receives
+///     d(returned value)/dx (for `.none`, of the sum of the image values).
+/// - Returns: one value, or N for `.none`.
+/// - Throws: `.invalidArgument` for bad options; `.rank`,
+///   `.shapeMismatch`, `.invalidShape`, `.overlap`; `.tooSmall` when the
+///   coarsest level is smaller than the window; `.outOfMemory`. On a thrown
+///   error the gradient is unspecified.
+/// - Complexity: O(N C H W win) time; O(H W) scratch per plane in flight.
+///
+/// Mathematical properties (each a test): msSSIM(x, x) = 1 exactly;
+/// symmetric in x and y; <= 1.
+public func msSSIM<T: SimLossFloat>(
+  _ x: TensorView<T>, _ y: TensorView<T>, options: MSSSIMOptions = .init(),
+  reduction: Reduction = .mean, gradient: TensorView<T>? = nil
+) throws -> LossValues {
+  if T.self == Float.self {
+    return try msSSIMPlanes(
+      sameType(x, Float.self), sameType(y, Float.self), options, reduction, sameType(gradient, Float.self))
+  }
+  if T.self == Double.self {
+    return try msSSIMPlanes(
+      sameType(x, Double.self), sameType(y, Double.self), options, reduction, sameType(gradient, Double.self))
+  }
+  return try msSSIMPlanes(x, y, options, reduction, gradient)
+}
+
+/// The implementation of `msSSIM`, specialised per element type.
+func msSSIMPlanes<T: SimLossFloat>(
+  _ xv: TensorView<T>, _ yv: TensorView<T>, _ options: MSSSIMOptions, _ reduction: Reduction,
+  _ gradient: TensorView<T>?
+) throws -> LossValues {
+  try options.validate()
+  let ssimOptions = options.ssim
+  let input = try SSIMInput(xv, yv, options: ssimOptions)
+  let win = ssimOptions.windowSize
+  let weights = options.weights
+  let levels = weights.count
+  let heights = msSSIMLevelSides(input.planeHeight, levels: levels)
+  let widths = msSSIMLevelSides(input.planeWidth, levels: levels)
+  guard heights[levels - 1] >= win, widths[levels - 1] >= win else {
+    throw SimLossError(
+      .tooSmall,
+      "\(xv.name): shape \(describe(shape: xv.shape)) is too small for MS-SSIM with \(levels) levels and window "
+        + "\(win): the minimum size is \(msSSIMMinimumSide(windowSize: win, levels: levels)) on both sides "
+        + "(msSSIMMinimumSide), got \(input.planeDescription); the coarsest level would be "
+        + "\(heights[levels - 1]) x \(widths[levels - 1])")
+  }
+  try input.checkGradient(gradient, x: xv, y: yv)
+  let wantsGradient = gradient != nil
+
+  // Per-plane scratch: the pyramids of x and y (rows padded to the kernel
+  // stride), the unscaled gradient of each level, the kernel's scratch for
+  // the largest level, input rows, and the MATLAB transpose.
+  let geometries = (0..<levels).map { SSIMPlaneGeometry(hp: heights[$0], wp: widths[$0], win: win) }
+  var pyramidOffsets = [Int](), gradientOffsets = [Int]()
+  var total = 0
+  for j in 0..<levels {
+    pyramidOffsets.append(total)
+    total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", 2, heights[j], geometries[j].stride)])
+  }
+  for j in 0..<levels {
+    gradientOffsets.append(total)
+    if wantsGradient { total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", heights[j], widths[j])]) }
+  }
+  let kernelOffset = total
+  total = try scratchSum("MS-SSIM", [total, try geometries[0].kernelScratchCount(gradient: wantsGradient)])
+  let rowOffset = total
+  total = try scratchSum("MS-SSIM", [total, input.rowScratchCount])
+  let transposeOffset = total
+  if wantsGradient && input.downsample != nil {
+    total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", input.height + 1, input.width)])
+  }
+  let blockScratch = total
+
+  let tapValues = ssimWindowTaps(ssimOptions)
+  guard let taps = Scratch<Double>.allocate(2 * win) else {
+    throw SimLossError(.outOfMemory, "MS-SSIM: cannot allocate \(2 * win) taps")
+  }
+  defer { taps.release() }
+  for k in 0..<win {
+    taps.base[k] = tapValues[k]
+    taps.base[win + k] = tapValues[win - 1 - k]
+  }
+  let constants = SSIMConstants(
+    c1: ssimOptions.c1, c2: ssimOptions.c2, kappa: ssimOptions.covarianceScale, win: win,
+    taps: taps.base, reversed: taps.base + win)
+  let planesPerImage = input.planesPerImage
+  let scale: Double = reduction == .mean ? 1 / Double(input.images) : 1
+  let outer = scale / Double(planesPerImage)
+  let gradientIO = gradient.map { PlaneIO($0, luma: ssimOptions.luma, dataRange: ssimOptions.dataRange) }
+  let relu = options.relu, floor = options.floor
+
+  let planes = input.planes
+  var planeValues = [Double](repeating: 0, count: planes)
+  var failed = [Bool](repeating: false, count: planes)
+  planeValues.withUnsafeMutableBufferPointer { valuesOut in
+    failed.withUnsafeMutableBufferPointer { failedOut in
+      forEachBlock(planes) { p in
+        guard let scratch = Scratch<Double>.allocate(blockScratch), let slots = Scratch<Int>.allocate(2 * win + 2) else {
+          failedOut[p] = true
+          return
+        }
+        defer {
+          scratch.release()
+          slots.release()
+        }
+        let n = p / planesPerImage, c = p % planesPerImage
+        let s = scratch.base
+        @inline(__always)
+        func xLevel(_ j: Int) -> UnsafeMutablePointer<Double> { s + pyramidOffsets[j] }
+        @inline(__always)
+        func yLevel(_ j: Int) -> UnsafeMutablePointer<Double> {
+          s + pyramidOffsets[j] + heights[j] * geometries[j].stride
+        }
+        // Level 1: the planes after luma and downsampling.
+        let ws0 = geometries[0].stride
+        for r in 0..<heights[0] {
+          input.row(of: input.x, n: n, c: c, h: r, into: xLevel(0) + r * ws0, buffers: s + rowOffset)
+          input.row(of: input.y, n: n, c: c, h: r, into: yLevel(0) + r * ws0, buffers: s + rowOffset)
+        }
+        var terms = [Double](repeating: 0, count: levels)
+        for j in 0..<levels {
+          let g = geometries[j]
+          if j > 0 {
+            let prev = geometries[j - 1]
+            halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
+            halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
+          }
+          let last = j == levels - 1
+          let levelGradient = s + gradientOffsets[j]
+          let xs = xLevel(j), ys = yLevel(j)
+          let sums = ssimBand(
+            g, constants,
+            loadRow: { r, xd, yd in
+              xd.update(from: xs + r * g.stride, count: g.wp)
+              yd.update(from: ys + r * g.stride, count: g.wp)
+            },
+            sumRows: 0..<g.ho, writesMap: false, mapRow: { _, _ in },
+            gradientRows: wantsGradient ? 0..<g.hp : 0..<0, target: last ? .ssim : .cs, gradientScale: 1,
+            scratch: s + kernelOffset, slots: slots.base,
+            gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
+          terms[j] = (last ? sums.ssim : sums.cs) / (Double(g.ho) * Double(g.wo))
+        }
+        let clamped = terms.map { relu ? max($0, floor) : $0 }
+        let powers = (0..<levels).map { Double.pow(clamped[$0], weights[$0]) }
+        var value = 1.0
+        for j in 0..<levels { value *= powers[j] }
+        valuesOut[p] = value
+        guard let gradientIO else { return }
+
+        // d value / d term_j = w_j t_j^(w_j - 1) prod_{k != j} t_k^(w_k), 0
+        // where relu clamps; each level's gradient is that times the
+        // unscaled gradient of its mean, then the pyramid is transposed
+        // from the coarsest level down.
+        for j in stride(from: levels - 1, through: 0, by: -1) {
+          let g = geometries[j]
+          var derivative = 0.0
+          if !(relu && terms[j] <= floor) {
+            derivative = weights[j] * Double.pow(clamped[j], weights[j] - 1)
+            for k in 0..<levels where k != j { derivative *= powers[k] }
+          }
+          let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
+          let levelGradient = s + gradientOffsets[j]
+          for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
+          if j < levels - 1 {
+            addHalveTranspose(s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient)
+          }
+        }
+        var full = UnsafePointer(s + gradientOffsets[0])
+        if let d = input.downsample {
+          let target = s + transposeOffset
+          d.transpose(full, into: target, rowBuffer: target + input.height * input.width)
+          full = UnsafePointer(target)
+        }
+        input.writeGradient(gradientIO, n: n, c: c, full)
+      }
+    }
+  }
+  if failed.contains(true) {
+    throw SimLossError(.outOfMemory, "MS-SSIM: cannot allocate \(blockScratch) Doubles of scratch for a plane")
+  }
+  let imageValues = (0..<input.images).map { n -> Double in
+    var total = 0.0
+    for c in 0..<planesPerImage { total += planeValues[n * planesPerImage + c] }
+    return total / Double(planesPerImage)
+  }
+  switch reduction {
+  case .mean: return LossValues([imageValues.reduce(0, +) / Double(input.images)])
+  case .sum: return LossValues([imageValues.reduce(0, +)])
+  case .none: return LossValues(imageValues)
+  }
+}

@@ -1,0 +1,24 @@
+// White-box hooks for the tests of SimLossSSIMTests. Test-only: `package`
+// access, not part of the API, may change at any time.
+
+extension SSIMOptions {
+  /// The 1-D window taps these options select.
+  package var testingWindowTaps: [Double] { ssimWindowTaps(self) }
+}
+
+/// The sides of MS-SSIM levels 1 ... levels under the round-up rule.
+package func testingMSSSIMLevelSides(_ side: Int, levels: Int) -> [Int] {
+  msSSIMLevelSides(side, levels: levels)
+}
+
+/// The factor f of the MATLAB ssim.m downsampling for an H x W image.
+package func testingMatlabDownsampleFactor(height: Int, width: Int) -> Int {
+  matlabDownsampleFactor(height: height, width: width)
+}
+
+/// Map rows per band of the SSIM partition for an ho x wo map.
+package func testingSSIMBandRows(ho: Int, wo: Int) -> Int { ssimBandRows(ho: ho, wo: wo) }
+
+/// numpy "reflect" and "symmetric" padding indices.
+package func testingReflectIndex(_ i: Int, _ n: Int) -> Int { reflectIndex(i, n) }
+package func testingSymmetricIndex(_ i: Int, _ n: Int) -> Int { symmetricIndex(i, n) }

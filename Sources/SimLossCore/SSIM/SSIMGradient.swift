@@ -1,0 +1,96 @@
+// The gradient of SSIM: per-pixel coefficient maps and the backward pass of
+// the separable filter.
+//
+// Implementation goals, in order of priority:
+//  1. the exact derivative of the returned value (the classic formulation:
+//     the map depends on x only through mu_x, E[x^2] and E[xy], each a
+//     filter of x, x^2 or x*y; the chain rule gives three coefficient maps
+//     that go back through the transposed filter);
+//  2. deterministic: fixed-order sums over taps, the same in every band;
+//  3. speed: the coefficients are formed in registers straight from the
+//     forward statistics; the transposed filters run on three rows at once,
+//     and the backward vertical pass gathers from a ring of the last `win`
+//     rows, so each gradient row is written once and no map is stored.
+//
+// With A1 = 2 mu_x mu_y + C1, A2 = 2 sigma_xy + C2, B1 = mu_x^2 + mu_y^2 + C1,
+// B2 = sigma_x^2 + sigma_y^2 + C2, D = B1 B2, kappa = NP/(NP-1) or 1,
+// sigma_x^2 = kappa (E[x^2] - mu_x^2), sigma_xy = kappa (E[xy] - mu_x mu_y):
+//
+//   S = A1 A2 / D
+//     dS/dmu_x  = 2 mu_y (A2 - kappa A1) / D + 2 mu_x S (kappa / B2 - 1 / B1)
+//     dS/dE[x^2] = -kappa S / B2
+//     dS/dE[xy]  = 2 kappa A1 / D
+//   cs = A2 / B2
+//     dcs/dmu_x  = 2 kappa (mu_x cs - mu_y) / B2
+//     dcs/dE[x^2] = -kappa cs / B2
+//     dcs/dE[xy]  = 2 kappa / B2
+//
+//   d(sum_p alpha map(p)) / dx = G^T a + 2 x G^T b + y G^T c,
+//   a, b, c = alpha * (d/dmu_x, d/dE[x^2], d/dE[xy]),  G the window filter.
+
+/// The map whose (weighted) sum a band differentiates.
+enum SSIMGradientTarget {
+  /// The SSIM map.
+  case ssim
+  /// The contrast-structure map cs (MS-SSIM's levels 1 ... M-1).
+  case cs
+}
+
+/// The coefficients (a, b, c) of eight pixels: `scale` times the
+/// derivatives of the target map with respect to mu_x, E[x^2] and E[xy].
+@inline(__always)
+func ssimCoefficients(
+  _ target: SSIMGradientTarget, muX: Lanes, muY: Lanes,
+  a1: Lanes, a2: Lanes, b1: Lanes, b2: Lanes, s: Lanes, cs: Lanes,
+  kappa: Double, scale: Double
+) -> (Lanes, Lanes, Lanes) {
+  // r = 1 / (B1 B2); 1 / B1 = B2 r and 1 / B2 = B1 r: one division.
+  let r = 1 / (b1 * b2)
+  let inverseB2 = b1 * r
+  switch target {
+  case .ssim:
+    let inverseB1 = b2 * r
+    let dMu = 2 * muY * (a2 - kappa * a1) * r + 2 * muX * s * (kappa * inverseB2 - inverseB1)
+    let dXX = -kappa * s * inverseB2
+    let dXY = (2 * kappa) * a1 * r
+    return (scale * dMu, scale * dXX, scale * dXY)
+  case .cs:
+    let dMu = (2 * kappa) * (muX * cs - muY) * inverseB2
+    let dXX = -kappa * cs * inverseB2
+    let dXY = (2 * kappa) * inverseB2
+    return (scale * dMu, scale * dXX, scale * dXY)
+  }
+}
+
+/// The backward vertical pass and the per-pixel combination for one
+/// gradient row.
+///
+/// `ring` holds the horizontally transposed coefficient rows, interleaved
+/// (see `transposedHorizontal3`), one slot per row; `slots[k]` is the
+/// offset of the slot of row i - k. `row` is the interleaved input slot of
+/// row i (see `interleavedRow`). out[q] = sum_k g[k] A[i-k][q] +
+/// 2 x[q] sum_k g[k] B[i-k][q] + y[q] sum_k g[k] C[i-k][q], for q in
+/// 0 ..< columns (a multiple of 8).
+@inline(__always)
+func gatherGradientRow(
+  ring: UnsafePointer<Double>, slots: UnsafePointer<Int>, taps: UnsafePointer<Double>, win: Int,
+  row: UnsafePointer<Double>, columns: Int, into out: UnsafeMutablePointer<Double>
+) {
+  var q = 0
+  while q < columns {
+    var ga = Lanes(), gb = Lanes(), gc = Lanes()
+    var k = 0
+    while k < win {
+      let g = Lanes(repeating: taps[k])
+      let p = ring + (slots[k] &+ 3 &* q)
+      ga = madd(ga, g, Lanes(lowHalf: load4(p), highHalf: load4(p + 12)))
+      gb = madd(gb, g, Lanes(lowHalf: load4(p + 4), highHalf: load4(p + 16)))
+      gc = madd(gc, g, Lanes(lowHalf: load4(p + 8), highHalf: load4(p + 20)))
+      k &+= 1
+    }
+    let xv = Lanes(lowHalf: load4(row + 5 &* q), highHalf: load4(row + (5 &* q &+ 20)))
+    let yv = Lanes(lowHalf: load4(row + (5 &* q &+ 4)), highHalf: load4(row + (5 &* q &+ 24)))
+    store8(madd(madd(ga, xv, gb + gb), yv, gc), out + q)
+    q &+= 8
+  }
+}

@@ -1,0 +1,219 @@
+// The fused SSIM kernel: one band of rows of one (padded) plane, forward
+// statistics, map, sums, and, when asked, the gradient rows, in one sweep.
+//
+// Implementation goals, in order of priority:
+//  1. exact: statistics in Double (SeparableFilter.swift), the formula of
+//     the reference, written as it is: S = (A1 A2) / (B1 B2) and
+//     cs = A2 / B2 are single correctly rounded quotients, so x == y gives
+//     exactly 1 at every pixel (a product with a reciprocal would not);
+//  2. the exact gradient of the sum of alpha * map over the band's rows
+//     (SSIMGradient.swift);
+//  3. deterministic: a band's result depends only on the plane and the
+//     band's bounds; sums run over fixed lanes and rows in order;
+//  4. speed: per output row, one vertical pass of the five moments, one
+//     horizontal pass fused with the formula, and (with a gradient) one
+//     transposed horizontal pass and one gathered vertical pass; input rows
+//     stream through a ring of `win` rows, so all rows of a band live in
+//     a few hundred KiB of scratch that stays in cache.
+//
+//   SSIM = ((2 mu_x mu_y + C1)(2 sigma_xy + C2)) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))
+//   cs   = (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2)
+//   (Wang, Bovik, Sheikh, Simoncelli 2004, with C3 = C2 / 2)
+
+/// A plane as the kernel sees it: the padded input hp x wp, the map
+/// ho x wo, and the row strides of the scratch rows.
+struct SSIMPlaneGeometry {
+  let hp: Int, wp: Int, win: Int
+  let ho: Int, wo: Int
+  /// Row stride of input rows and moment rows: every 8-column step of the
+  /// horizontal pass reads at most column wp + 6.
+  let stride: Int
+  /// Row stride of the zero-framed coefficient rows (win - 1 zeros, wo
+  /// values, zeros), read up to column wp + win + 5.
+  let coefficientStride: Int
+
+  init(hp: Int, wp: Int, win: Int) {
+    self.hp = hp
+    self.wp = wp
+    self.win = win
+    self.ho = hp - win + 1
+    self.wo = wp - win + 1
+    self.stride = roundUp8(wp + 7)
+    self.coefficientStride = roundUp8(wp + win + 6)
+  }
+
+  /// Doubles of kernel scratch: two sets of five moment rows, a gradient
+  /// row, a map row, two input rows, a ring of (win + 1) x 5 input rows; for the gradient
+  /// three coefficient rows and a ring of win x 3 transposed rows.
+  func kernelScratchCount(gradient: Bool) throws -> Int {
+    let rows = try scratchSum(
+      "SSIM", [try scratchCount("SSIM", 14, stride), try scratchCount("SSIM", win + 1, 5, stride)])
+    guard gradient else { return rows }
+    let ring = try scratchCount("SSIM", win, 3, stride)
+    let coefficients = try scratchCount("SSIM", 3, coefficientStride)
+    return try scratchSum("SSIM", [rows, ring, coefficients])
+  }
+}
+
+/// The constants of one call: C1, C2, the covariance scale and the taps.
+struct SSIMConstants {
+  let c1: Double, c2: Double, kappa: Double
+  let win: Int
+  /// g[0 ..< win].
+  let taps: UnsafePointer<Double>
+  /// g[win - 1 - k].
+  let reversed: UnsafePointer<Double>
+}
+
+/// The sums of the SSIM and cs maps over a band's rows.
+struct SSIMSums {
+  var ssim = 0.0
+  var cs = 0.0
+}
+
+/// One band of one plane.
+///
+/// - Parameters:
+///   - loadRow: writes padded input row r of x and y to its two pointers
+///     (wp values each; rows are requested in increasing order, each once).
+///   - sumRows: the map rows whose values are summed (and written with
+///     `mapRow` when `writesMap`).
+///   - gradientRows: the input rows whose gradient is produced (empty: no
+///     gradient); the gradient is that of alpha * sum of the `target` map
+///     over *all* ho rows, alpha = `gradientScale`.
+///   - scratch: `geometry.kernelScratchCount` Doubles; `slots`: 2 win + 2 Ints.
+///   - gradientRow: receives each gradient row (wp values) in order.
+///
+/// Input rows stream through a ring of win + 1 slots (x, y, x^2, y^2, xy),
+/// so a band needs no copy of its input: the scratch is a few rows.
+func ssimBand(
+  _ geometry: SSIMPlaneGeometry, _ k: SSIMConstants,
+  loadRow: (Int, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void,
+  sumRows: Range<Int>, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
+  gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
+  scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
+  gradientRow: (Int, UnsafePointer<Double>) -> Void
+) -> SSIMSums {
+  let win = k.win, ws = geometry.stride, wa = geometry.coefficientStride
+  let ho = geometry.ho, wo = geometry.wo
+  let gradient = !gradientRows.isEmpty
+  let moments = scratch, nextMoments = scratch + 5 * ws
+  let mapBuffer = scratch + 10 * ws
+  let gradientBuffer = scratch + 11 * ws
+  let rowX = scratch + 12 * ws, rowY = scratch + 13 * ws
+  // Input ring: slot r % (win + 1) holds x, y, x^2, y^2, xy of row r,
+  // interleaved (win + 1 slots: two output rows are filtered at once).
+  let inputs = scratch + 14 * ws
+  let slotSize = 5 * ws, inputSlots = win + 1
+  let inputOffsets = slots + win
+  let ring = inputs + inputSlots * slotSize
+  let coefficients = ring + win * 3 * ws
+  // Columns wp ..< ws of the input rows must read as 0: loadRow writes
+  // only the first wp, and the scratch may hold another geometry's rows.
+  rowX.update(repeating: 0, count: 2 * ws)
+  if gradient {
+    ring.update(repeating: 0, count: win * 3 * ws)
+    coefficients.update(repeating: 0, count: 3 * wa)
+  }
+  let first = gradient ? max(0, gradientRows.lowerBound - win + 1) : sumRows.lowerBound
+  let end = gradient ? max(sumRows.upperBound, gradientRows.upperBound) : sumRows.upperBound
+  let c1 = k.c1, c2 = k.c2, kappa = k.kappa
+  let tail = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
+  let paddedColumns = roundUp8(geometry.wp)
+  var sums = SSIMSums()
+  var loaded = first
+  let forwardEnd = min(end, ho)
+  // Whether `nextMoments` already holds row i (filtered with row i - 1).
+  var ready = false
+
+  for i in first..<end {
+    if i < ho {
+      var current = moments
+      if ready {
+        current = nextMoments
+        ready = false
+      } else {
+        let pair = i + 1 < forwardEnd
+        let rows = pair ? win + 1 : win
+        while loaded < i + rows {
+          loadRow(loaded, rowX, rowY)
+          interleavedRow(rowX, rowY, columns: ws, into: inputs + (loaded % inputSlots) * slotSize)
+          loaded += 1
+        }
+        for t in 0..<rows { inputOffsets[t] = ((i + t) % inputSlots) * slotSize }
+        if pair {
+          verticalMoments2(
+            inputs, offsets: inputOffsets, stride: ws, taps: k.taps, win: win, into: moments, nextMoments)
+          ready = true
+        } else {
+          verticalMoments(inputs, offsets: inputOffsets, stride: ws, taps: k.taps, win: win, into: moments)
+        }
+      }
+      let summed = sumRows.contains(i)
+      var ssimLanes = Lanes(), csLanes = Lanes()
+      var j = 0
+      while j < wo {
+        let (muX, muY, exx, eyy, exy) = horizontalMoments(current, stride: ws, at: j, taps: k.taps, win: win)
+        let muX2 = muX * muX, muY2 = muY * muY, muXY = muX * muY
+        let sigmaX2 = kappa * (exx - muX2)
+        let sigmaY2 = kappa * (eyy - muY2)
+        let sigmaXY = kappa * (exy - muXY)
+        let a1 = 2 * muXY + c1
+        let a2 = 2 * sigmaXY + c2
+        let b1 = muX2 + muY2 + c1
+        let b2 = sigmaX2 + sigmaY2 + c2
+        var s = (a1 * a2) / (b1 * b2)
+        var cs = a2 / b2
+        let full = j + 8 <= wo
+        let outside = tail .>= SIMD8<Int64>(repeating: Int64(wo - j))
+        if !full {
+          s.replace(with: 0, where: outside)
+          cs.replace(with: 0, where: outside)
+        }
+        if summed {
+          ssimLanes += s
+          csLanes += cs
+          if writesMap { store8(s, mapBuffer + j) }
+        }
+        if gradient {
+          var (ca, cb, cc) = ssimCoefficients(
+            target, muX: muX, muY: muY, a1: a1, a2: a2, b1: b1, b2: b2, s: s, cs: cs,
+            kappa: kappa, scale: gradientScale)
+          if !full {
+            ca.replace(with: 0, where: outside)
+            cb.replace(with: 0, where: outside)
+            cc.replace(with: 0, where: outside)
+          }
+          let p = coefficients + (win - 1 + j)
+          store8(ca, p)
+          store8(cb, p + wa)
+          store8(cc, p + 2 * wa)
+        }
+        j &+= 8
+      }
+      if summed {
+        sums.ssim += laneTotal(ssimLanes)
+        sums.cs += laneTotal(csLanes)
+        if writesMap { mapRow(i, mapBuffer) }
+      }
+    }
+    guard gradient else { continue }
+    let transposed = ring + (i % win) * 3 * ws
+    if i < ho {
+      transposedHorizontal3(
+        coefficients, aStride: wa, reversed: k.reversed, win: win, columns: paddedColumns,
+        into: transposed)
+    } else {
+      transposed.update(repeating: 0, count: 3 * ws)
+    }
+    if gradientRows.contains(i) {
+      for t in 0..<win { slots[t] = ((i - t + win) % win) * 3 * ws }
+      let slot = inputs + (i % inputSlots) * slotSize
+      gatherGradientRow(
+        ring: ring, slots: slots, taps: k.taps, win: win,
+        row: slot, columns: paddedColumns, into: gradientBuffer)
+      gradientRow(i, gradientBuffer)
+    }
+  }
+  return sums
+}

@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Scratch memory for the SSIM kernels.
+//
+// Implementation goals, in order of priority: a failed or absurd allocation
+// becomes a thrown `.outOfMemory`, never a trap (`UnsafeMutablePointer
+// .allocate` traps when malloc fails, which would kill the caller's
+// process); sizes are computed with overflow checks before anything is
+// allocated; memory comes zeroed (calloc), so the padding columns the
+// vector kernels read past the end of a row hold 0 and every result is a
+// function of the inputs only.
+
+/// The largest single scratch allocation, in bytes: 2^36 (64 GiB). Above it
+/// a request is refused with `.outOfMemory` rather than handed to an
+/// overcommitting kernel that would kill the process when the pages are
+/// touched.
+let scratchByteLimit = 1 << 36
+
+/// `count` zeroed elements from calloc, or nil. The caller frees them with
+/// `release()`.
+struct Scratch<Element> {
+  let base: UnsafeMutablePointer<Element>
+  let count: Int
+
+  /// nil when calloc fails or the size is above `scratchByteLimit`.
+  static func allocate(_ count: Int) -> Scratch? {
+    let size = MemoryLayout<Element>.stride
+    guard count >= 0, count <= scratchByteLimit / size else { return nil }
+    guard let raw = calloc(max(1, count), size) else { return nil }
+    return Scratch(base: raw.bindMemory(to: Element.self, capacity: max(1, count)), count: count)
+  }
+
+  func release() { free(UnsafeMutableRawPointer(base)) }
+}
+
+/// The product of `factors` as an element count, or `.outOfMemory` when it
+/// overflows `Int` or exceeds `scratchByteLimit` for 8-byte elements.
+func scratchCount(_ what: String, _ factors: Int...) throws -> Int {
+  var total = 1
+  for f in factors {
+    let (p, overflow) = total.multipliedReportingOverflow(by: max(0, f))
+    guard !overflow, p <= scratchByteLimit / 8 else {
+      throw SimLossError(
+        .outOfMemory,
+        "\(what): scratch of \(factors.map(String.init).joined(separator: " x ")) elements "
+          + "exceeds the \(scratchByteLimit >> 30) GiB limit of one allocation")
+    }
+    total = p
+  }
+  return total
+}
+
+/// Sum of counts, with the same limit.
+func scratchSum(_ what: String, _ counts: [Int]) throws -> Int {
+  var total = 0
+  for c in counts {
+    let (s, overflow) = total.addingReportingOverflow(c)
+    guard !overflow, s <= scratchByteLimit / 8 else {
+      throw SimLossError(
+        .outOfMemory, "\(what): scratch exceeds the \(scratchByteLimit >> 30) GiB limit of one allocation")
+    }
+    total = s
+  }
+  return total
+}
+
+/// Rounds `n` up to a multiple of 8 (the SIMD width of the kernels).
+@inline(__always)
+func roundUp8(_ n: Int) -> Int { (n &+ 7) & ~7 }

@@ -1,0 +1,282 @@
+// The separable window filters of SSIM, forward and transposed, on rows of
+// Double scratch.
+//
+// Implementation goals, in order of priority:
+//  1. exact: every statistic is accumulated in Double from the (widened)
+//     inputs, so E[x^2] - mu_x^2 loses at most a few ulps of E[x^2] (the
+//     float32 failure of note 6 in conventions.md cannot happen), and a
+//     float32 image gives the same SSIM as its float64 copy;
+//  2. the transposed filter is the exact adjoint of the forward one (same
+//     taps, reversed, over the zero-extended map), which makes the gradient
+//     exact;
+//  3. deterministic: each output is a fixed-order sum over taps of fixed
+//     SIMD lanes, so it is bitwise the same wherever and on whichever
+//     thread it is computed (the band halos of SSIM recompute rows that a
+//     neighbouring band also computes; both get the same bits);
+//  4. speed: the five moment images (x, y, x^2, y^2, xy) go through the
+//     vertical pass together, eight columns per step in registers, the
+//     products of each input row formed once into a ring of `win` rows; the horizontal pass keeps its five accumulators in
+//     registers and hands them straight to the SSIM formula. Rows are
+//     padded to a multiple of 8 columns so that no loop has a scalar tail.
+//
+//   vertical:    V_m[w] = sum_k g[k] M_m(i + k, w),  M in {x, y, x^2, y^2, xy}
+//   horizontal:  E_m[j] = sum_k g[k] V_m[j + k]
+//   transposes:  (G^T a)[q] = sum_k g[k] a[q - k]   (a zero outside its rows)
+
+/// Eight Double lanes: two AVX2 registers, one AVX-512 register.
+typealias Lanes = SIMD8<Double>
+
+@inline(__always)
+func load8(_ p: UnsafePointer<Double>) -> Lanes {
+  UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always)
+func load8(_ p: UnsafeMutablePointer<Double>) -> Lanes {
+  UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always)
+func store8(_ v: Lanes, _ p: UnsafeMutablePointer<Double>) {
+  UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
+}
+
+/// acc + a * b. Fused (one rounding, one instruction) on targets that have
+/// FMA; on others `addingProduct` would become a libm call per lane, so it
+/// is a multiply and an add. Either way a given build computes the same
+/// bits for the same operands, whatever the thread count.
+@inline(__always)
+func madd(_ acc: Lanes, _ a: Lanes, _ b: Lanes) -> Lanes {
+  #if SIMLOSS_TARGET_CPU_HASWELL || SIMLOSS_TARGET_CPU_NATIVE || SIMLOSS_TARGET_CPU_SKYLAKE || SIMLOSS_TARGET_CPU_ZNVER3 || SIMLOSS_TARGET_CPU_ZNVER4 || arch(arm64)
+    return acc.addingProduct(a, b)
+  #else
+    return acc + a * b
+  #endif
+}
+
+/// The fixed-order sum of the eight lanes.
+@inline(__always)
+func laneTotal(_ v: Lanes) -> Double {
+  ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
+}
+
+/// Lanes 0, 1, ..., 7, for tail masks.
+@inline(__always)
+func laneIndices() -> SIMD8<Int> { SIMD8<Int>(0, 1, 2, 3, 4, 5, 6, 7) }
+
+/// One input row as a ring slot: for each group of four columns c, the
+/// twenty values x, y, x^2, y^2, xy (four lanes each) at slot[5 c ...].
+/// Interleaving puts the five values a tap of the vertical pass reads in
+/// 160 contiguous bytes. Each input row serves `win` output rows; forming
+/// its products once saves three multiplications per tap and gives every
+/// output row the same rounded products.
+@inline(__always)
+func interleavedRow(
+  _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, columns: Int, into slot: UnsafeMutablePointer<Double>
+) {
+  var c = 0
+  while c < columns {
+    let xv = load4(x + c), yv = load4(y + c)
+    let p = slot + 5 &* c
+    store4(xv, p)
+    store4(yv, p + 4)
+    store4(xv * xv, p + 8)
+    store4(yv * yv, p + 12)
+    store4(xv * yv, p + 16)
+    c &+= 4
+  }
+}
+
+/// The vertical pass of the five moments for one output row.
+///
+/// Input row k of the window (k < win) is the interleaved slot at
+/// `rows + offsets[k]` (see `interleavedRow`). `v` receives five rows of
+/// `stride` columns (x, y, x^2, y^2, xy). `stride` is a multiple of 8. Each
+/// output is g[0] m[0], then + g[k] m[k] for k = 1 ..< win, in that order.
+@inline(__always)
+func verticalMoments(
+  _ rows: UnsafePointer<Double>, offsets: UnsafePointer<Int>, stride: Int, taps: UnsafePointer<Double>,
+  win: Int, into v: UnsafeMutablePointer<Double>
+) {
+  let s2 = 2 &* stride, s3 = 3 &* stride, s4 = 4 &* stride
+  var c = 0
+  while c < stride {
+    var p = rows + (offsets[0] &+ 5 &* c)
+    var g = Lanes4(repeating: taps[0])
+    var m0 = g * load4(p), m1 = g * load4(p + 4), m2 = g * load4(p + 8)
+    var m3 = g * load4(p + 12), m4 = g * load4(p + 16)
+    var k = 1
+    while k < win {
+      g = Lanes4(repeating: taps[k])
+      p = rows + (offsets[k] &+ 5 &* c)
+      m0 = madd4(m0, g, load4(p))
+      m1 = madd4(m1, g, load4(p + 4))
+      m2 = madd4(m2, g, load4(p + 8))
+      m3 = madd4(m3, g, load4(p + 12))
+      m4 = madd4(m4, g, load4(p + 16))
+      k &+= 1
+    }
+    store4(m0, v + c)
+    store4(m1, v + (stride &+ c))
+    store4(m2, v + (s2 &+ c))
+    store4(m3, v + (s3 &+ c))
+    store4(m4, v + (s4 &+ c))
+    c &+= 4
+  }
+}
+
+/// Four Double lanes: one AVX2 register.
+typealias Lanes4 = SIMD4<Double>
+
+@inline(__always)
+func load4(_ p: UnsafePointer<Double>) -> Lanes4 {
+  UnsafeRawPointer(p).loadUnaligned(as: Lanes4.self)
+}
+
+@inline(__always)
+func store4(_ v: Lanes4, _ p: UnsafeMutablePointer<Double>) {
+  UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes4.self)
+}
+
+@inline(__always)
+func madd4(_ acc: Lanes4, _ a: Lanes4, _ b: Lanes4) -> Lanes4 {
+  #if SIMLOSS_TARGET_CPU_HASWELL || SIMLOSS_TARGET_CPU_NATIVE || SIMLOSS_TARGET_CPU_SKYLAKE || SIMLOSS_TARGET_CPU_ZNVER3 || SIMLOSS_TARGET_CPU_ZNVER4 || arch(arm64)
+    return acc.addingProduct(a, b)
+  #else
+    return acc + a * b
+  #endif
+}
+
+/// The vertical pass of two consecutive output rows i and i + 1 at once:
+/// they share win - 1 input rows, so each input vector is loaded once for
+/// both (the pass is bound by loads from L2 otherwise). `offsets` has
+/// win + 1 entries (input rows i ... i + win). Each output is the same
+/// fixed-order sum as `verticalMoments` computes, bit for bit.
+@inline(__always)
+func verticalMoments2(
+  _ rows: UnsafePointer<Double>, offsets: UnsafePointer<Int>, stride: Int, taps: UnsafePointer<Double>,
+  win: Int, into v0: UnsafeMutablePointer<Double>, _ v1: UnsafeMutablePointer<Double>
+) {
+  let s2 = 2 &* stride, s3 = 3 &* stride, s4 = 4 &* stride
+  var c = 0
+  while c < stride {
+    // Input row i feeds row i only (tap 0).
+    var p = rows + (offsets[0] &+ 5 &* c)
+    var g = Lanes4(repeating: taps[0])
+    var a0 = g * load4(p), a1 = g * load4(p + 4), a2 = g * load4(p + 8)
+    var a3 = g * load4(p + 12), a4 = g * load4(p + 16)
+    var b0 = Lanes4(), b1 = Lanes4(), b2 = Lanes4(), b3 = Lanes4(), b4 = Lanes4()
+    var first = true
+    var k = 1
+    while k < win {
+      p = rows + (offsets[k] &+ 5 &* c)
+      g = Lanes4(repeating: taps[k])
+      let h = Lanes4(repeating: taps[k &- 1])
+      let x0 = load4(p), x1 = load4(p + 4), x2 = load4(p + 8), x3 = load4(p + 12), x4 = load4(p + 16)
+      a0 = madd4(a0, g, x0)
+      a1 = madd4(a1, g, x1)
+      a2 = madd4(a2, g, x2)
+      a3 = madd4(a3, g, x3)
+      a4 = madd4(a4, g, x4)
+      if first {
+        b0 = h * x0
+        b1 = h * x1
+        b2 = h * x2
+        b3 = h * x3
+        b4 = h * x4
+        first = false
+      } else {
+        b0 = madd4(b0, h, x0)
+        b1 = madd4(b1, h, x1)
+        b2 = madd4(b2, h, x2)
+        b3 = madd4(b3, h, x3)
+        b4 = madd4(b4, h, x4)
+      }
+      k &+= 1
+    }
+    // Input row i + win feeds row i + 1 only (its last tap).
+    p = rows + (offsets[win] &+ 5 &* c)
+    g = Lanes4(repeating: taps[win &- 1])
+    if first {
+      b0 = g * load4(p)
+      b1 = g * load4(p + 4)
+      b2 = g * load4(p + 8)
+      b3 = g * load4(p + 12)
+      b4 = g * load4(p + 16)
+    } else {
+      b0 = madd4(b0, g, load4(p))
+      b1 = madd4(b1, g, load4(p + 4))
+      b2 = madd4(b2, g, load4(p + 8))
+      b3 = madd4(b3, g, load4(p + 12))
+      b4 = madd4(b4, g, load4(p + 16))
+    }
+    store4(a0, v0 + c)
+    store4(a1, v0 + (stride &+ c))
+    store4(a2, v0 + (s2 &+ c))
+    store4(a3, v0 + (s3 &+ c))
+    store4(a4, v0 + (s4 &+ c))
+    store4(b0, v1 + c)
+    store4(b1, v1 + (stride &+ c))
+    store4(b2, v1 + (s2 &+ c))
+    store4(b3, v1 + (s3 &+ c))
+    store4(b4, v1 + (s4 &+ c))
+    c &+= 4
+  }
+}
+
+/// The horizontal pass of the five moment rows at output columns j...j+7:
+/// (mu_x, mu_y, E[x^2], E[y^2], E[xy]).
+@inline(__always)
+func horizontalMoments(
+  _ v: UnsafePointer<Double>, stride: Int, at j: Int, taps: UnsafePointer<Double>, win: Int
+) -> (Lanes, Lanes, Lanes, Lanes, Lanes) {
+  var m0 = Lanes(), m1 = Lanes(), m2 = Lanes(), m3 = Lanes(), m4 = Lanes()
+  var k = 0
+  while k < win {
+    let g = Lanes(repeating: taps[k])
+    let p = v + (j &+ k)
+    m0 = madd(m0, g, load8(p))
+    m1 = madd(m1, g, load8(p + stride))
+    m2 = madd(m2, g, load8(p + 2 &* stride))
+    m3 = madd(m3, g, load8(p + 3 &* stride))
+    m4 = madd(m4, g, load8(p + 4 &* stride))
+    k &+= 1
+  }
+  return (m0, m1, m2, m3, m4)
+}
+
+/// The transpose of the horizontal pass for three coefficient rows.
+///
+/// `a` holds three rows `aStride` apart, each with the map's values at
+/// columns win-1 ..< win-1+Wo and zeros around them; out[q] = sum_k
+/// reversed[k] a[q + k] = sum_k g[k] map[q - k] for q in 0..<columns
+/// (a multiple of 8). `out` receives the three rows interleaved: for each
+/// group of four columns q, A[q ..< q+4], B[...], C[...] at out[3 q ...]
+/// (the backward vertical pass then reads contiguous memory per tap).
+@inline(__always)
+func transposedHorizontal3(
+  _ a: UnsafePointer<Double>, aStride: Int, reversed: UnsafePointer<Double>, win: Int,
+  columns: Int, into out: UnsafeMutablePointer<Double>
+) {
+  var q = 0
+  while q < columns {
+    var s0 = Lanes(), s1 = Lanes(), s2 = Lanes()
+    var k = 0
+    while k < win {
+      let g = Lanes(repeating: reversed[k])
+      let p = a + (q &+ k)
+      s0 = madd(s0, g, load8(p))
+      s1 = madd(s1, g, load8(p + aStride))
+      s2 = madd(s2, g, load8(p + 2 &* aStride))
+      k &+= 1
+    }
+    let o = out + 3 &* q
+    store4(s0.lowHalf, o)
+    store4(s1.lowHalf, o + 4)
+    store4(s2.lowHalf, o + 8)
+    store4(s0.highHalf, o + 12)
+    store4(s1.highHalf, o + 16)
+    store4(s2.highHalf, o + 20)
+    q &+= 8
+  }
+}
