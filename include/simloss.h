@@ -6,9 +6,9 @@
  * Introduction
  * ------------
  * simloss computes the losses used to train and evaluate image restoration
- * and classification models (L1, MSE, PSNR, total variation; later SSIM,
- * MS-SSIM and cross-entropy) together with the gradient of the value it
- * returns, in the same call. The library is written in Swift and exports this
+ * and classification models (L1, MSE, PSNR, total variation, categorical
+ * and binary cross-entropy, focal loss; SSIM and MS-SSIM to come) together
+ * with the gradient of the value it returns, in the same call. The library is written in Swift and exports this
  * C interface only; libsimloss.so needs nothing but libc, libm, libstdc++ and
  * libgcc_s.
  *
@@ -23,7 +23,8 @@
  *  - Image losses take logical (N, C, H, W) tensors. An NHWC buffer is the
  *    same logical tensor with other strides: simloss_tensor_init_nhwc().
  *  - Loss values are accumulated and returned in double, whatever the element
- *    type; inputs are float32 or float64 (other types: SIMLOSS_ERROR_DTYPE).
+ *    type; inputs are float32 or float64 (other types: SIMLOSS_ERROR_DTYPE),
+ *    class indices int32 or int64.
  *  - Options travel in size-prefixed structs (see "Options" below).
  *  - When a gradient tensor is given, the call also writes the gradient of
  *    the returned value with respect to the first input, in the same pass.
