@@ -118,24 +118,25 @@ struct PointwisePass<T: SimLossFloat> {
       let w = weight.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) } ?? p
       let g = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) } ?? p
       switch (weight != nil, gradient != nil, dense) {
-      case (false, false, true): total += Self.row(F.self, false, false, p, 1, t, 1, w, 1, g, 1, n, scale)
-      case (false, false, false): total += Self.row(F.self, false, false, p, sp, t, st, w, sw, g, sg, n, scale)
-      case (false, true, true): total += Self.row(F.self, false, true, p, 1, t, 1, w, 1, g, 1, n, scale)
-      case (false, true, false): total += Self.row(F.self, false, true, p, sp, t, st, w, sw, g, sg, n, scale)
-      case (true, false, true): total += Self.row(F.self, true, false, p, 1, t, 1, w, 1, g, 1, n, scale)
-      case (true, false, false): total += Self.row(F.self, true, false, p, sp, t, st, w, sw, g, sg, n, scale)
-      case (true, true, true): total += Self.row(F.self, true, true, p, 1, t, 1, w, 1, g, 1, n, scale)
-      case (true, true, false): total += Self.row(F.self, true, true, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (false, false, true): total += Self.row(F.self, Off.self, Off.self, UnitStep.self, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (false, false, false): total += Self.row(F.self, Off.self, Off.self, StridedStep.self, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (false, true, true): total += Self.row(F.self, Off.self, On.self, UnitStep.self, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (false, true, false): total += Self.row(F.self, Off.self, On.self, StridedStep.self, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (true, false, true): total += Self.row(F.self, On.self, Off.self, UnitStep.self, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (true, false, false): total += Self.row(F.self, On.self, Off.self, StridedStep.self, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (true, true, true): total += Self.row(F.self, On.self, On.self, UnitStep.self, p, sp, t, st, w, sw, g, sg, n, scale)
+      case (true, true, false): total += Self.row(F.self, On.self, On.self, StridedStep.self, p, sp, t, st, w, sw, g, sg, n, scale)
       }
     }
     return total
   }
 
   /// One row. Differences are exact in Double for float32 inputs; the sum's
-  /// order is fixed by `laneSum`.
+  /// order is fixed by `laneSum`. The options are type parameters, so that
+  /// each combination is compiled on its own even when not inlined.
   @inlinable @inline(__always)
-  static func row<F: PointwiseTerm>(
-    _: F.Type, _ weighted: Bool, _ writesGradient: Bool,
+  static func row<F: PointwiseTerm, Weighted: Flag, Gradient: Flag, S: Step>(
+    _: F.Type, _: Weighted.Type, _: Gradient.Type, _: S.Type,
     _ p: UnsafeMutablePointer<T>, _ sp: Int, _ t: UnsafeMutablePointer<T>, _ st: Int,
     _ w: UnsafeMutablePointer<T>, _ sw: Int, _ g: UnsafeMutablePointer<T>, _ sg: Int,
     _ n: Int, _ scale: Double
@@ -143,15 +144,15 @@ struct PointwisePass<T: SimLossFloat> {
     // The gradient in a loop of its own: the loop vectoriser checks at run
     // time that g does not alias the inputs, which a store inside the
     // value's lane sum would keep it from doing. The row is in L1 by then.
-    if writesGradient {
+    if Gradient.isOn {
       for i in 0..<n {
-        let d = p[i &* sp].asDouble - t[i &* st].asDouble
-        g[i &* sg] = T(scale * (weighted ? w[i &* sw].asDouble * F.derivative(d) : F.derivative(d)))
+        let d = p[S.offset(i, sp)].asDouble - t[S.offset(i, st)].asDouble
+        g[S.offset(i, sg)] = T(scale * (Weighted.isOn ? w[S.offset(i, sw)].asDouble * F.derivative(d) : F.derivative(d)))
       }
     }
     return laneSum(n) { i in
-      let d = p[i &* sp].asDouble - t[i &* st].asDouble
-      return weighted ? w[i &* sw].asDouble * F.value(d) : F.value(d)
+      let d = p[S.offset(i, sp)].asDouble - t[S.offset(i, st)].asDouble
+      return Weighted.isOn ? w[S.offset(i, sw)].asDouble * F.value(d) : F.value(d)
     }
   }
 }

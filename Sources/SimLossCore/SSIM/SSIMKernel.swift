@@ -10,11 +10,12 @@
 //     (SSIMGradient.swift);
 //  3. deterministic: a band's result depends only on the plane and the
 //     band's bounds; sums run over fixed lanes and rows in order;
-//  4. speed: per output row, one vertical pass of the five moments, one
-//     horizontal pass fused with the formula, and (with a gradient) one
-//     transposed horizontal pass and one gathered vertical pass; input rows
-//     stream through a ring of `win` rows, so all rows of a band live in
-//     a few hundred KiB of scratch that stays in cache.
+//  4. speed: per pair of output rows, one vertical pass of the five
+//     moments; per output row, one horizontal pass fused with the formula,
+//     and (with a gradient) one transposed horizontal pass and one gathered
+//     vertical pass; input rows stream through a ring of win + 1 rows, so a
+//     band never copies its input and its scratch (a few hundred KiB for
+//     512-pixel rows) stays in cache.
 //
 //   SSIM = ((2 mu_x mu_y + C1)(2 sigma_xy + C2)) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))
 //   cs   = (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2)
@@ -25,8 +26,8 @@
 struct SSIMPlaneGeometry {
   let hp: Int, wp: Int, win: Int
   let ho: Int, wo: Int
-  /// Row stride of input rows and moment rows: every 8-column step of the
-  /// horizontal pass reads at most column wp + 6.
+  /// Row stride (in Doubles) of input and moment rows, a multiple of 8:
+  /// every 8-column step of the horizontal pass reads at most column wp + 6.
   let stride: Int
   /// Row stride of the zero-framed coefficient rows (win - 1 zeros, wo
   /// values, zeros), read up to column wp + win + 5.
@@ -43,8 +44,9 @@ struct SSIMPlaneGeometry {
   }
 
   /// Doubles of kernel scratch: two sets of five moment rows, a gradient
-  /// row, a map row, two input rows, a ring of (win + 1) x 5 input rows; for the gradient
-  /// three coefficient rows and a ring of win x 3 transposed rows.
+  /// row, a map row, two input rows, a ring of (win + 1) x 5 input rows;
+  /// for the gradient three coefficient rows and a ring of win x 3
+  /// transposed rows.
   func kernelScratchCount(gradient: Bool) throws -> Int {
     let rows = try scratchSum(
       "SSIM", [try scratchCount("SSIM", 14, stride), try scratchCount("SSIM", win + 1, 5, stride)])
@@ -94,9 +96,37 @@ func ssimBand(
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
   gradientRow: (Int, UnsafePointer<Double>) -> Void
 ) -> SSIMSums {
+  // The forward-only sweep is compiled on its own, without the gradient's
+  // live values competing for registers in the pixel loop.
+  if gradientRows.isEmpty {
+    return ssimBandSweep(
+      ForwardOnly.self, geometry, k, loadRow: loadRow, sumRows: sumRows, writesMap: writesMap, mapRow: mapRow,
+      gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
+      gradientRow: gradientRow)
+  }
+  return ssimBandSweep(
+    WithGradient.self, geometry, k, loadRow: loadRow, sumRows: sumRows, writesMap: writesMap, mapRow: mapRow,
+    gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
+    gradientRow: gradientRow)
+}
+
+/// Whether a sweep produces gradient rows, as a type, so that each sweep
+/// is specialised.
+protocol SweepMode { static var gradient: Bool { get } }
+enum ForwardOnly: SweepMode { static var gradient: Bool { false } }
+enum WithGradient: SweepMode { static var gradient: Bool { true } }
+
+func ssimBandSweep<Mode: SweepMode>(
+  _: Mode.Type, _ geometry: SSIMPlaneGeometry, _ k: SSIMConstants,
+  loadRow: (Int, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void,
+  sumRows: Range<Int>, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
+  gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
+  scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
+  gradientRow: (Int, UnsafePointer<Double>) -> Void
+) -> SSIMSums {
   let win = k.win, ws = geometry.stride, wa = geometry.coefficientStride
   let ho = geometry.ho, wo = geometry.wo
-  let gradient = !gradientRows.isEmpty
+  let gradient = Mode.gradient
   let moments = scratch, nextMoments = scratch + 5 * ws
   let mapBuffer = scratch + 10 * ws
   let gradientBuffer = scratch + 11 * ws

@@ -18,3 +18,21 @@ enum StridedStep: Step {
   @inlinable @inline(__always)
   static func offset(_ i: Int, _ stride: Int) -> Int { i &* stride }
 }
+
+/// A compile-time yes or no, for kernels that must be specialised on an
+/// option (weights given, gradient asked for) even where the compiler
+/// chooses not to inline them.
+@usableFromInline
+protocol Flag {
+  static var isOn: Bool { get }
+}
+
+@usableFromInline
+enum On: Flag {
+  @inlinable @inline(__always) static var isOn: Bool { true }
+}
+
+@usableFromInline
+enum Off: Flag {
+  @inlinable @inline(__always) static var isOn: Bool { false }
+}

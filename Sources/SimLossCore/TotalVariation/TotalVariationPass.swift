@@ -129,13 +129,13 @@ struct TotalVariationPass<T: SimLossFloat> {
       if carried { swap(&down, &above) }
       switch (gradient != nil, dense) {
       case (true, true):
-        Self.anisotropicRow(UnitStep.self, xr, 1, sy, gr, 1, width, hasUp, hasDown, carried, true, right, down, above, terms, scale)
+        Self.anisotropicRow(UnitStep.self, On.self, xr, 1, sy, gr, 1, width, hasUp, hasDown, carried, right, down, above, terms, scale)
       case (true, false):
-        Self.anisotropicRow(StridedStep.self, xr, sx, sy, gr, gsx, width, hasUp, hasDown, carried, true, right, down, above, terms, scale)
+        Self.anisotropicRow(StridedStep.self, On.self, xr, sx, sy, gr, gsx, width, hasUp, hasDown, carried, right, down, above, terms, scale)
       case (false, true):
-        Self.anisotropicRow(UnitStep.self, xr, 1, sy, gr, 1, width, hasUp, hasDown, carried, false, right, down, above, terms, scale)
+        Self.anisotropicRow(UnitStep.self, Off.self, xr, 1, sy, gr, 1, width, hasUp, hasDown, carried, right, down, above, terms, scale)
       case (false, false):
-        Self.anisotropicRow(StridedStep.self, xr, sx, sy, gr, gsx, width, hasUp, hasDown, carried, false, right, down, above, terms, scale)
+        Self.anisotropicRow(StridedStep.self, Off.self, xr, sx, sy, gr, gsx, width, hasUp, hasDown, carried, right, down, above, terms, scale)
       }
       total += laneSum(width) { w in terms[w].asDouble }
       previous = r
@@ -144,10 +144,10 @@ struct TotalVariationPass<T: SimLossFloat> {
   }
 
   @inlinable @inline(__always)
-  static func anisotropicRow<S: Step>(
-    _: S.Type, _ xr: UnsafeMutablePointer<T>, _ sx: Int, _ sy: Int,
+  static func anisotropicRow<S: Step, Writes: Flag>(
+    _: S.Type, _: Writes.Type, _ xr: UnsafeMutablePointer<T>, _ sx: Int, _ sy: Int,
     _ gr: UnsafeMutablePointer<T>, _ sg: Int, _ width: Int,
-    _ hasUp: Bool, _ hasDown: Bool, _ carried: Bool, _ writes: Bool,
+    _ hasUp: Bool, _ hasDown: Bool, _ carried: Bool,
     _ right: UnsafeMutablePointer<T>, _ down: UnsafeMutablePointer<T>, _ above: UnsafeMutablePointer<T>,
     _ terms: UnsafeMutablePointer<T>, _ scale: Double
   ) {
@@ -162,21 +162,21 @@ struct TotalVariationPass<T: SimLossFloat> {
         let v = xr[S.offset(w, sx)]
         let dx = next[S.offset(w, sx)] - v, dy = below[S.offset(w, sx)] - v
         terms[w] = abs(dx) + abs(dy)
-        if writes { right[w] = sign(dx); down[w] = sign(dy) }
+        if Writes.isOn { right[w] = sign(dx); down[w] = sign(dy) }
       }
       let dy = below[S.offset(last, sx)] - xr[S.offset(last, sx)]
       terms[last] = abs(dy)
-      if writes { right[last] = 0; down[last] = sign(dy) }
+      if Writes.isOn { right[last] = 0; down[last] = sign(dy) }
     } else {
       for w in 0..<last {
         let dx = next[S.offset(w, sx)] - xr[S.offset(w, sx)]
         terms[w] = abs(dx)
-        if writes { right[w] = sign(dx); down[w] = 0 }
+        if Writes.isOn { right[w] = sign(dx); down[w] = 0 }
       }
       terms[last] = 0
-      if writes { right[last] = 0; down[last] = 0 }
+      if Writes.isOn { right[last] = 0; down[last] = 0 }
     }
-    guard writes else { return }
+    guard Writes.isOn else { return }
     if hasUp && !carried {
       for w in 0..<width { above[w] = sign(xr[S.offset(w, sx)] - over[S.offset(w, sx)]) }
     } else if !hasUp {
