@@ -222,24 +222,10 @@ struct ElementwisePass<T: SimLossFloat> {
       }
       return n
     }
-    guard bad.contains(where: { $0 > 0 }) else { return }
-    let shape = v.shape
-    var index = [Int](repeating: 0, count: shape.count)
-    for _ in 0..<shape.reduce(1, *) {
-      var offset = 0
-      for d in shape.indices { offset += index[d] * v.strides[d] }
-      if !(v.origin[offset] >= 0 && v.origin[offset] <= 1) {
-        throw SimLossError(
-          .invalidValue, "\(v.name): element \(describe(shape: index)) is \(v.origin[offset]); it must be in [0, 1]")
-      }
-      var d = shape.count - 1
-      while d >= 0 {
-        index[d] += 1
-        if index[d] < shape[d] { break }
-        index[d] = 0
-        d -= 1
-      }
-    }
+    guard bad.contains(where: { $0 > 0 }),
+      let (index, value) = v.firstElement(where: { !($0 >= 0 && $0 <= 1) })
+    else { return }
+    throw SimLossError(.invalidValue, "\(v.name): element \(describe(shape: index)) is \(value); it must be in [0, 1]")
   }
 
   @inlinable

@@ -96,25 +96,14 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
   @usableFromInline
   func throwBadIndex() throws -> Never {
     guard let indices else { throw SimLossError(.internal, "no indices") }
-    let shape = indices.shape
-    var index = [Int](repeating: 0, count: shape.count)
-    for _ in 0..<shape.reduce(1, *) {
-      var offset = 0
-      for d in shape.indices { offset += index[d] * indices.strides[d] }
-      let y = indices.origin[offset]
-      if Int(truncatingIfNeeded: y) != options.ignoreIndex && !(y >= 0 && Int(truncatingIfNeeded: y) < classes) {
-        throw SimLossError(
-          .invalidValue,
-          "\(indices.name): class index \(y) at \(describe(shape: index)) is outside [0, \(classes)) "
-            + "and is not ignore_index (\(options.ignoreIndex))")
-      }
-      var d = shape.count - 1
-      while d >= 0 {
-        index[d] += 1
-        if index[d] < shape[d] { break }
-        index[d] = 0
-        d -= 1
-      }
+    let ignore = options.ignoreIndex, classes = self.classes
+    if let (index, y) = indices.firstElement(where: {
+      Int(truncatingIfNeeded: $0) != ignore && !($0 >= 0 && Int(truncatingIfNeeded: $0) < classes)
+    }) {
+      throw SimLossError(
+        .invalidValue,
+        "\(indices.name): class index \(y) at \(describe(shape: index)) is outside [0, \(classes)) "
+          + "and is not ignore_index (\(ignore))")
     }
     throw SimLossError(.internal, "\(indices.name): a bad index was flagged but not found")
   }

@@ -70,24 +70,9 @@ struct PointwisePass<T: SimLossFloat> {
   /// and throws naming its index and value.
   @usableFromInline
   func throwBadWeight(_ w: TensorView<T>) throws -> Never {
-    let shape = w.shape
-    var index = [Int](repeating: 0, count: shape.count)
-    for _ in 0..<shape.reduce(1, *) {
-      var offset = 0
-      for d in shape.indices { offset += index[d] * w.strides[d] }
-      let value = w.origin[offset]
-      if !(value >= 0 && value.isFinite) {
-        throw SimLossError(
-          .invalidValue,
-          "\(w.name): element \(describe(shape: index)) is \(value); weights must be finite and >= 0")
-      }
-      var d = shape.count - 1
-      while d >= 0 {
-        index[d] += 1
-        if index[d] < shape[d] { break }
-        index[d] = 0
-        d -= 1
-      }
+    if let (index, value) = w.firstElement(where: { !($0 >= 0 && $0.isFinite) }) {
+      throw SimLossError(
+        .invalidValue, "\(w.name): element \(describe(shape: index)) is \(value); weights must be finite and >= 0")
     }
     throw SimLossError(.overflow, "\(w.name): the weights sum past the largest double; scale them down")
   }

@@ -73,4 +73,25 @@ extension TensorView {
       throw SimLossError(.overlap, "\(name): output memory overlaps input \(other.name)")
     }
   }
+
+  /// The multi-index and value of the first element, in logical (row-major)
+  /// order, for which `isBad` holds; nil when there is none. The slow path
+  /// that names an offending element after a fast pass has found one.
+  @inlinable
+  public func firstElement(where isBad: (Element) -> Bool) -> (index: [Int], value: Element)? {
+    var index = [Int](repeating: 0, count: shape.count)
+    for _ in 0..<count {
+      var offset = 0
+      for d in shape.indices { offset += index[d] * strides[d] }
+      if isBad(origin[offset]) { return (index, origin[offset]) }
+      var d = shape.count - 1
+      while d >= 0 {
+        index[d] += 1
+        if index[d] < shape[d] { break }
+        index[d] = 0
+        d -= 1
+      }
+    }
+    return nil
+  }
 }
