@@ -91,5 +91,10 @@ let package = Package(
       dependencies: ["SimLossCore"],
       swiftSettings: kernelFlags
     ),
+    .testTarget(
+      name: "SimLossSSIMTests",
+      dependencies: ["SimLossCore"],
+      swiftSettings: kernelFlags
+    ),
   ]
 )
