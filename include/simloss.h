@@ -7,7 +7,7 @@
  * ------------
  * simloss computes the losses used to train and evaluate image restoration
  * and classification models (L1, MSE, PSNR, total variation, categorical
- * and binary cross-entropy, focal loss; SSIM and MS-SSIM to come) together
+ * and binary cross-entropy, focal loss, SSIM and MS-SSIM) together
  * with the gradient of the value it returns, in the same call. The library is written in Swift and exports this
  * C interface only; libsimloss.so needs nothing but libc, libm, libstdc++ and
  * libgcc_s.
@@ -610,6 +610,172 @@ SIMLOSS_API simloss_status simloss_sigmoid_focal(
     const simloss_tensor *logits, const simloss_tensor *target,
     const simloss_binary_options *options,
     double *values, size_t values_len, const simloss_tensor *grad);
+
+/* ======================================================================== */
+/* SSIM and MS-SSIM                                                         */
+/* ======================================================================== */
+
+/* Where the SSIM window may sit. */
+typedef enum simloss_ssim_border {
+  /* Only positions where the window lies inside the image; the map is
+   * (H - win + 1) x (W - win + 1). The MATLAB reference, TensorFlow,
+   * pytorch-msssim; scikit-image crops its mean to this region. */
+  SIMLOSS_SSIM_VALID = 0,
+  /* Same-size map over an image padded by reflection without repeating the
+   * edge (numpy 'reflect'); the mean includes the borders (kornia,
+   * torchmetrics >= 1.4.2). */
+  SIMLOSS_SSIM_REFLECT = 1,
+  /* Same-size map over a zero-padded image. */
+  SIMLOSS_SSIM_ZERO = 2
+} simloss_ssim_border;
+
+typedef struct simloss_ssim_options {
+  size_t size;              /* sizeof(simloss_ssim_options) */
+  int32_t reduction;        /* a simloss_reduction over images; default MEAN */
+  int32_t window_size;      /* odd, 1 ... 1023 pixels; 0 selects 11 */
+  double data_range;        /* L in input units (1 for [0, 1], 255 for 8-bit);
+                               > 0; 0 selects 1.0. Never inferred. */
+  double sigma;             /* Gaussian window's sigma in pixels, > 0; 0
+                               selects 1.5 */
+  double k1;                /* C1 = (k1 L)^2, >= 0; default 0.01 (0 is a
+                               value) */
+  double k2;                /* C2 = (k2 L)^2, >= 0; default 0.03 (0 is a
+                               value) */
+  int32_t border;           /* a simloss_ssim_border; default VALID */
+  int32_t uniform_window;   /* 1: uniform taps 1/win (scikit-image's
+                               default); 0 (default): Gaussian taps
+                               normalised to sum 1 (the reference) */
+  int32_t sample_covariance;/* 1: variances and covariance times
+                               NP / (NP - 1), NP = win^2 (scikit-image's
+                               use_sample_covariance); 0 (default):
+                               population, the reference */
+  int32_t matlab_downsample;/* 1: the 2009 MATLAB ssim.m downsampling,
+                               f = max(1, round(min(H, W) / 256)), f x f box
+                               filter, every f-th pixel; default 0 */
+  int32_t luma;             /* 1: SSIM of Y of ITU-R BT.601 (MATLAB
+                               rgb2ycbcr) of RGB images (C = 3), as
+                               super-resolution papers report; default 0:
+                               each channel, averaged */
+  int32_t reserved_;        /* must be 0 */
+} simloss_ssim_options;
+
+static inline void simloss_ssim_options_init(simloss_ssim_options *o) {
+  o->size = sizeof *o;
+  o->reduction = SIMLOSS_REDUCTION_MEAN;
+  o->window_size = 11;
+  o->data_range = 1.0;
+  o->sigma = 1.5;
+  o->k1 = 0.01;
+  o->k2 = 0.03;
+  o->border = SIMLOSS_SSIM_VALID;
+  o->uniform_window = 0;
+  o->sample_covariance = 0;
+  o->matlab_downsample = 0;
+  o->luma = 0;
+  o->reserved_ = 0;
+}
+
+/** simloss_ssim() :
+ *  Structural similarity (Wang, Bovik, Sheikh, Simoncelli 2004): local
+ *  means, variances and covariance under the window, then
+ *      ssim = (2 mu_x mu_y + C1)(2 sigma_xy + C2) /
+ *             ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))
+ *  averaged over the map; an image's value is the mean over its channels
+ *  (or its luma). The defaults are the reference's and match scikit-image's
+ *  structural_similarity(gaussian_weights=True, sigma=1.5,
+ *  use_sample_covariance=False, data_range=L); scikit-image's own defaults
+ *  are window_size 7, uniform_window 1, sample_covariance 1. Statistics are
+ *  computed in double, so E[x^2] - mu^2 cannot go wrong, and identical
+ *  images give exactly 1. The loss 1 - SSIM has the negated gradient.
+ *  @param x, y    logical (N, C, H, W), float32 or float64, any strides
+ *                 (NHWC: simloss_tensor_init_nhwc()); the same shape.
+ *  @param options NULL for defaults.
+ *  @param values  output: 1 double (MEAN, SUM over images) or N (NONE).
+ *  @param grad    NULL, or x's shape and dtype: d value / d x, exact through
+ *                 borders, downsampling and luma.
+ *  @param map     NULL, or (N, C', H', W') of x's dtype, C' = 1 with luma;
+ *                 simloss_ssim_map_shape() gives the shape. Receives the
+ *                 SSIM map.
+ *  @param per_channel, cs  NULL, or channels_len >= N * C' doubles each:
+ *                 each image's and channel's mean SSIM and mean
+ *                 contrast-structure term (image-major).
+ *  Reentrant. No output overlaps an input. On failure values, per_channel
+ *  and cs are not written; grad and map may have been.
+ *  @return SIMLOSS_OK; SIMLOSS_ERROR_NULL_POINTER, _INVALID_ARGUMENT
+ *          (options), _OPTIONS_SIZE, _RANK (not rank 4), _SHAPE_MISMATCH,
+ *          _TOO_SMALL (a side below the window with VALID, after
+ *          downsampling; the message gives the minimum), _OUT_OF_BOUNDS,
+ *          _OVERLAP, _INVALID_SHAPE (luma without 3 channels), _DTYPE,
+ *          _DTYPE_MISMATCH, _OUT_OF_MEMORY, _OVERFLOW. Since 0.1 */
+SIMLOSS_API simloss_status simloss_ssim(
+    const simloss_tensor *x, const simloss_tensor *y,
+    const simloss_ssim_options *options,
+    double *values, size_t values_len,
+    const simloss_tensor *grad, const simloss_tensor *map,
+    double *per_channel, double *cs, size_t channels_len);
+
+/** simloss_ssim_map_shape() :
+ *  The shape of the SSIM map of (N, C, H, W) images under these options,
+ *  into shape[0..3]. @return SIMLOSS_OK; SIMLOSS_ERROR_NULL_POINTER,
+ *  _INVALID_ARGUMENT, _OPTIONS_SIZE, _RANK, _TOO_SMALL. Since 0.1 */
+SIMLOSS_API simloss_status simloss_ssim_map_shape(
+    const int64_t image_shape[4], const simloss_ssim_options *options,
+    int64_t shape[4]);
+
+typedef struct simloss_ms_ssim_options {
+  size_t size;              /* sizeof(simloss_ms_ssim_options) */
+  int32_t levels;           /* M, 1 ... 16; 0 selects 5 */
+  int32_t no_relu;          /* 0 (default): each term t becomes
+                               max(t, floor) before its power (TensorFlow,
+                               pytorch-msssim, piq use floor 0); 1: terms
+                               as they are (a negative one gives NaN, as
+                               the reference) */
+  const double *weights;    /* NULL: (0.0448, 0.2856, 0.3001, 0.2363,
+                               0.1333), Wang et al. 2003, for M = 5 (and
+                               required for another M); else M finite
+                               weights, used as given */
+  double floor;             /* in [0, 1); default 1e-6 (0 is a value: the
+                               peers' relu exactly). It keeps the gradient
+                               of t^w finite: relu then a fractional power
+                               is the NaN of many MS-SSIM trainings. */
+} simloss_ms_ssim_options;
+
+static inline void simloss_ms_ssim_options_init(simloss_ms_ssim_options *o) {
+  o->size = sizeof *o;
+  o->levels = 5;
+  o->no_relu = 0;
+  o->weights = NULL;
+  o->floor = 1e-6;
+}
+
+/** simloss_ms_ssim() :
+ *  Multi-scale SSIM (Wang, Simoncelli, Bovik 2003):
+ *      prod_{j<M} cs_j^w_j * ssim_M^w_M
+ *  with contrast-structure at levels 1 ... M-1 and SSIM at level M; between
+ *  levels a 2 x 2 average, odd sides first mirror-padded at their end (the
+ *  MATLAB and TensorFlow convention: sizes round up). Per channel, then
+ *  averaged over channels; reductions over images as simloss_ssim().
+ *  @param ssim_options  per-level SSIM; border must be VALID. NULL for
+ *                 defaults. luma and matlab_downsample apply once, before
+ *                 the pyramid.
+ *  @param options NULL for defaults.
+ *  @param values, values_len, grad  as simloss_ssim().
+ *  @return as simloss_ssim(); SIMLOSS_ERROR_TOO_SMALL names the minimum
+ *          side (simloss_ms_ssim_min_side()). Since 0.1 */
+SIMLOSS_API simloss_status simloss_ms_ssim(
+    const simloss_tensor *x, const simloss_tensor *y,
+    const simloss_ssim_options *ssim_options,
+    const simloss_ms_ssim_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad);
+
+/** simloss_ms_ssim_min_side() :
+ *  The smallest side, in pixels after luma and downsampling, that MS-SSIM
+ *  accepts with these options (161 for window 11 and 5 levels), into *side.
+ *  @return SIMLOSS_OK; SIMLOSS_ERROR_NULL_POINTER, _INVALID_ARGUMENT,
+ *          _OPTIONS_SIZE. Since 0.1 */
+SIMLOSS_API simloss_status simloss_ms_ssim_min_side(
+    const simloss_ssim_options *ssim_options,
+    const simloss_ms_ssim_options *options, int64_t *side);
 
 #ifdef __cplusplus
 }  /* extern "C" */

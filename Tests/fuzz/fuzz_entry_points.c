@@ -94,15 +94,23 @@ static simloss_status call(int which, simloss_tensor *a, simloss_tensor *b, siml
     case 7: { simloss_binary_options o; simloss_binary_options_init(&o); o.reduction = reduction;
               return simloss_bce_with_logits(a, b, c, NULL, &o, values, n, grad); }
     case 8: return simloss_bce(a, b, c, NULL, values, n, grad);
-    default: { simloss_binary_options o; simloss_binary_options_init(&o); o.gamma = knob; o.alpha = knob - 1;
-               return simloss_sigmoid_focal(a, b, &o, values, n, grad); }
+    case 9: { simloss_binary_options o; simloss_binary_options_init(&o); o.gamma = knob; o.alpha = knob - 1;
+              return simloss_sigmoid_focal(a, b, &o, values, n, grad); }
+    case 10: { simloss_ssim_options o; simloss_ssim_options_init(&o); o.reduction = reduction;
+               o.window_size = (int)knob; o.border = (int)(knob * 4) % 4; o.luma = (int)(knob * 8) % 2;
+               o.matlab_downsample = (int)(knob * 16) % 2;
+               return simloss_ssim(a, b, &o, values, n, grad, c, NULL, NULL, 0); }
+    default: { simloss_ssim_options o; simloss_ssim_options_init(&o); o.window_size = 1 + 2 * ((int)knob % 3);
+               simloss_ms_ssim_options m; simloss_ms_ssim_options_init(&m); m.levels = 1;
+               double w1 = 1; m.weights = &w1;
+               return simloss_ms_ssim(a, b, &o, &m, values, n, grad); }
   }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static double x[ELEMENTS], y[ELEMENTS], w[ELEMENTS], g[ELEMENTS];
   bytes b = {data, size, 0};
-  int which = (int)(take(&b, 1) % 10);
+  int which = (int)(take(&b, 1) % 12);
   /* Element values: mostly ordinary, some extreme. */
   for (int i = 0; i < ELEMENTS; i++) {
     x[i] = (double)(i % 13) / 7 - 0.9;

@@ -35,6 +35,8 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy",
     "sigmoid_focal_loss",
+    "ssim",
+    "ms_ssim",
     "set_num_threads",
     "get_num_threads",
     "__version__",
@@ -336,6 +338,102 @@ def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean
     ``alpha < 0`` weighs both classes 1. The gradient stays finite for
     ``gamma < 1`` and saturated logits."""
     return _binary(2, "logits", logits, target, None, None, reduction, grad, out, alpha, gamma)
+
+
+_BORDERS = {"valid": _simloss.SSIM_VALID, "reflect": _simloss.SSIM_REFLECT, "zero": _simloss.SSIM_ZERO}
+
+
+def _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, border, sample_covariance,
+                  downsample, luma):
+    return dict(reduction=_choice("reduction", reduction, _REDUCTIONS), window_size=int(win_size),
+                data_range=float(data_range), sigma=float(sigma), k1=float(k1), k2=float(k2),
+                border=_choice("border", border, _BORDERS), uniform_window=0 if gaussian else 1,
+                sample_covariance=1 if sample_covariance else 0, matlab_downsample=1 if downsample else 0,
+                luma=1 if luma else 0)
+
+
+def _nchw_shape(x, name, layout):
+    shape, dtype = _shape_and_dtype(x, name)
+    if len(shape) != 4:
+        raise ValueError(f"{name}: expected rank 4 ({layout}), got shape {tuple(shape)}")
+    return ((shape[0], shape[3], shape[1], shape[2]) if layout == "NHWC" else tuple(shape)), dtype
+
+
+def ssim(x, y, *, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, k1=0.01, k2=0.03, border="valid",
+         sample_covariance=False, downsample=False, luma=False, reduction="mean", layout="NCHW",
+         full=False, channels=False, grad=False, out=None):
+    """Structural similarity (Wang et al. 2004) of each image, averaged.
+
+    The defaults are the reference's (11x11 Gaussian window, sigma 1.5,
+    K1 0.01, K2 0.03, valid borders, population covariance) and match
+    ``skimage.metrics.structural_similarity(gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=...)``. Set
+    ``gaussian=False, win_size=7, sample_covariance=True`` for
+    scikit-image's own defaults, ``border="reflect"`` for kornia and
+    torchmetrics, ``downsample=True`` (with data_range 255) for the MATLAB
+    ssim.m numbers of papers, ``luma=True`` for SSIM of the BT.601 Y of RGB.
+    ``data_range`` is never inferred from the data. The loss ``1 - ssim``
+    has the negated gradient.
+
+    Args:
+        x, y: (N, C, H, W), or (N, H, W, C) with layout="NHWC".
+        reduction: "mean" over images, "sum", or "none" (one per image).
+        full: also return the SSIM map, (N, C', H', W') (C' = 1 for luma).
+        channels: also return ``(per_channel, cs)``, each (N, C'): each
+            image's and channel's mean SSIM and contrast-structure term.
+        grad: also return d value / d x, shaped like x.
+
+    Returns:
+        value, then the gradient (grad=True), the map (full=True) and
+        ``(per_channel, cs)`` (channels=True), in that order.
+    """
+    lay = _layout(layout, x, "x")
+    options = _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, border,
+                            sample_covariance, downsample, luma)
+    shape, dtype = _nchw_shape(x, "x", layout)
+    r = options["reduction"]
+    values = _values_for(r, shape[:1])
+    gradient = _gradient(x, "x", grad, out)
+    map_ = None
+    if full:
+        map_ = _np.empty(_simloss.ssim_map_shape(shape, **options), dtype=dtype)
+    planes = 1 if luma else shape[1]
+    pc = _np.empty(shape[0] * planes) if channels else None
+    cs = _np.empty(shape[0] * planes) if channels else None
+    _simloss.ssim(x, y, values, gradient, map_, pc, cs, lay, **options)
+    result = [_reduced(values, r, shape[:1])]
+    if gradient is not None:
+        result.append(gradient)
+    if full:
+        result.append(map_)
+    if channels:
+        result.append((pc.reshape(shape[0], planes), cs.reshape(shape[0], planes)))
+    return result[0] if len(result) == 1 else tuple(result)
+
+
+def ms_ssim(x, y, *, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, k1=0.01, k2=0.03, weights=None,
+            relu=True, floor=1e-6, sample_covariance=False, downsample=False, luma=False, reduction="mean",
+            layout="NCHW", grad=False, out=None):
+    """Multi-scale SSIM (Wang et al. 2003): prod_{j<M} cs_j^w_j * ssim_M^w_M.
+
+    5 levels with weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333) by
+    default; between levels a 2x2 average, odd sides mirror-padded at their
+    end (MATLAB, TensorFlow). ``relu`` clamps each term at ``floor`` before
+    its power (TensorFlow and pytorch-msssim clamp at 0; the default 1e-6
+    keeps the gradient finite, where relu then a fractional power gives the
+    NaN of many trainings). Too-small images raise ValueError naming the
+    minimum side (161 for window 11 and 5 levels)."""
+    lay = _layout(layout, x, "x")
+    options = _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, "valid",
+                            sample_covariance, downsample, luma)
+    shape, _ = _nchw_shape(x, "x", layout)
+    r = options["reduction"]
+    values = _values_for(r, shape[:1])
+    gradient = _gradient(x, "x", grad, out)
+    w = None if weights is None else _np.ascontiguousarray(weights, dtype=_np.float64)
+    _simloss.ms_ssim(x, y, values, gradient, lay, w, 0 if relu else 1, float(floor), **options)
+    result = _reduced(values, r, shape[:1])
+    return (result, gradient) if gradient is not None else result
 
 
 def set_num_threads(n: int) -> None:

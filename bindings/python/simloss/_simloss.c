@@ -382,6 +382,122 @@ exit:
   return result;
 }
 
+/* Fills SSIM options from the Python call's values. */
+static void ssim_options_from(simloss_ssim_options *o, int reduction, int window_size, double data_range,
+                              double sigma, double k1, double k2, int border, int uniform, int sample,
+                              int downsample, int luma) {
+  simloss_ssim_options_init(o);
+  o->reduction = reduction;
+  o->window_size = window_size;
+  o->data_range = data_range;
+  o->sigma = sigma;
+  o->k1 = k1;
+  o->k2 = k2;
+  o->border = border;
+  o->uniform_window = uniform;
+  o->sample_covariance = sample;
+  o->matlab_downsample = downsample;
+  o->luma = luma;
+}
+
+#define SSIM_OPTION_KEYWORDS "reduction", "window_size", "data_range", "sigma", "k1", "k2", "border", \
+                             "uniform_window", "sample_covariance", "matlab_downsample", "luma"
+
+/* ssim(x, y, values, grad, map, per_channel, cs, nhwc, <options>) */
+static PyObject *py_ssim(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  static char *keywords[] = {"x", "y", "values", "grad", "map", "per_channel", "cs", "nhwc",
+                             SSIM_OPTION_KEYWORDS, NULL};
+  PyObject *x, *y, *values_obj, *grad, *map, *per_channel, *cs, *result = NULL;
+  int nhwc, reduction, window_size, border, uniform, sample, downsample, luma;
+  double data_range, sigma, k1, k2;
+  tensor_arg a[7] = {0};
+  double *values, *pc = NULL, *csv = NULL;
+  size_t count, channels = 0, cs_count = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOiiiddddiiiii", keywords, &x, &y, &values_obj, &grad, &map,
+                                   &per_channel, &cs, &nhwc, &reduction, &window_size, &data_range, &sigma, &k1,
+                                   &k2, &border, &uniform, &sample, &downsample, &luma))
+    return NULL;
+  if (get_tensor(x, "x", 0, nhwc, &a[0]) < 0 || get_tensor(y, "y", 0, nhwc, &a[1]) < 0 ||
+      get_values(values_obj, &a[2], &values, &count) < 0 || get_optional(grad, "out", 1, nhwc, &a[3]) < 0 ||
+      get_optional(map, "map", 1, 0, &a[4]) < 0 ||
+      (per_channel != Py_None && get_values(per_channel, &a[5], &pc, &channels) < 0) ||
+      (cs != Py_None && get_values(cs, &a[6], &csv, &cs_count) < 0))
+    goto exit;
+  if (pc && csv && cs_count < channels) channels = cs_count;
+  if (!pc && csv) channels = cs_count;
+  simloss_ssim_options options;
+  ssim_options_from(&options, reduction, window_size, data_range, sigma, k1, k2, border, uniform, sample,
+                    downsample, luma);
+  simloss_status status;
+  Py_BEGIN_ALLOW_THREADS
+  status = simloss_ssim(&a[0].tensor, &a[1].tensor, &options, values, count, tensor_or_null(&a[3]),
+                        tensor_or_null(&a[4]), pc, csv, channels);
+  Py_END_ALLOW_THREADS
+  result = status == SIMLOSS_OK ? Py_NewRef(Py_None) : set_error_from_status(status, "ssim");
+exit:
+  release(a, 7);
+  return result;
+}
+
+/* ssim_map_shape(shape tuple, <options>) -> shape tuple */
+static PyObject *py_ssim_map_shape(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  static char *keywords[] = {"shape", SSIM_OPTION_KEYWORDS, NULL};
+  long long n, c, h, w;
+  int reduction, window_size, border, uniform, sample, downsample, luma;
+  double data_range, sigma, k1, k2;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "(LLLL)iiddddiiiii", keywords, &n, &c, &h, &w, &reduction,
+                                   &window_size, &data_range, &sigma, &k1, &k2, &border, &uniform, &sample,
+                                   &downsample, &luma))
+    return NULL;
+  simloss_ssim_options options;
+  ssim_options_from(&options, reduction, window_size, data_range, sigma, k1, k2, border, uniform, sample,
+                    downsample, luma);
+  int64_t in[4] = {n, c, h, w}, out[4];
+  simloss_status status = simloss_ssim_map_shape(in, &options, out);
+  if (status != SIMLOSS_OK) return set_error_from_status(status, "ssim");
+  return Py_BuildValue("(LLLL)", (long long)out[0], (long long)out[1], (long long)out[2], (long long)out[3]);
+}
+
+/* ms_ssim(x, y, values, grad, nhwc, weights, no_relu, floor, <options>) */
+static PyObject *py_ms_ssim(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  static char *keywords[] = {"x", "y", "values", "grad", "nhwc", "weights", "no_relu", "floor",
+                             SSIM_OPTION_KEYWORDS, NULL};
+  PyObject *x, *y, *values_obj, *grad, *weights, *result = NULL;
+  int nhwc, no_relu, reduction, window_size, border, uniform, sample, downsample, luma;
+  double floor_value, data_range, sigma, k1, k2;
+  tensor_arg a[5] = {0};
+  double *values, *w = NULL;
+  size_t count, levels = 5;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOiOidiiddddiiiii", keywords, &x, &y, &values_obj, &grad,
+                                   &nhwc, &weights, &no_relu, &floor_value, &reduction, &window_size, &data_range,
+                                   &sigma, &k1, &k2, &border, &uniform, &sample, &downsample, &luma))
+    return NULL;
+  if (get_tensor(x, "x", 0, nhwc, &a[0]) < 0 || get_tensor(y, "y", 0, nhwc, &a[1]) < 0 ||
+      get_values(values_obj, &a[2], &values, &count) < 0 || get_optional(grad, "out", 1, nhwc, &a[3]) < 0 ||
+      (weights != Py_None && get_values(weights, &a[4], &w, &levels) < 0))
+    goto exit;
+  simloss_ssim_options options;
+  ssim_options_from(&options, reduction, window_size, data_range, sigma, k1, k2, border, uniform, sample,
+                    downsample, luma);
+  simloss_ms_ssim_options ms;
+  simloss_ms_ssim_options_init(&ms);
+  ms.levels = (int32_t)(levels > 1000 ? 1000 : levels);
+  ms.weights = w;
+  ms.no_relu = no_relu;
+  ms.floor = floor_value;
+  simloss_status status;
+  Py_BEGIN_ALLOW_THREADS
+  status = simloss_ms_ssim(&a[0].tensor, &a[1].tensor, &options, &ms, values, count, tensor_or_null(&a[3]));
+  Py_END_ALLOW_THREADS
+  result = status == SIMLOSS_OK ? Py_NewRef(Py_None) : set_error_from_status(status, "ms_ssim");
+exit:
+  release(a, 5);
+  return result;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Threads and versions                                                   */
 /* ---------------------------------------------------------------------- */
@@ -412,6 +528,11 @@ static PyMethodDef methods[] = {
    "simloss_cross_entropy_probs; see simloss.cross_entropy_from_probs."},
   {"binary", (PyCFunction)(void (*)(void))py_binary, METH_VARARGS | METH_KEYWORDS,
    "simloss_bce_with_logits, simloss_bce, simloss_sigmoid_focal."},
+  {"ssim", (PyCFunction)(void (*)(void))py_ssim, METH_VARARGS | METH_KEYWORDS, "simloss_ssim; see simloss.ssim."},
+  {"ssim_map_shape", (PyCFunction)(void (*)(void))py_ssim_map_shape, METH_VARARGS | METH_KEYWORDS,
+   "simloss_ssim_map_shape."},
+  {"ms_ssim", (PyCFunction)(void (*)(void))py_ms_ssim, METH_VARARGS | METH_KEYWORDS,
+   "simloss_ms_ssim; see simloss.ms_ssim."},
   {"set_num_threads", py_set_num_threads, METH_O, "simloss_set_num_threads(n)."},
   {"get_num_threads", py_get_num_threads, METH_NOARGS, "simloss_get_num_threads()."},
   {NULL, NULL, 0, NULL},
@@ -430,6 +551,7 @@ static int module_exec(PyObject *m) {
     {"REDUCTION_MEAN", SIMLOSS_REDUCTION_MEAN}, {"REDUCTION_SUM", SIMLOSS_REDUCTION_SUM},
     {"REDUCTION_NONE", SIMLOSS_REDUCTION_NONE}, {"TV_ANISOTROPIC", SIMLOSS_TV_ANISOTROPIC},
     {"TV_ISOTROPIC", SIMLOSS_TV_ISOTROPIC}, {"TV_SQUARED", SIMLOSS_TV_SQUARED},
+    {"SSIM_VALID", SIMLOSS_SSIM_VALID}, {"SSIM_REFLECT", SIMLOSS_SSIM_REFLECT}, {"SSIM_ZERO", SIMLOSS_SSIM_ZERO},
     {"VERSION_NUMBER", SIMLOSS_VERSION_NUMBER}, {"RUNTIME_VERSION_NUMBER", simloss_version_number()},
     {"ABI_VERSION", SIMLOSS_ABI_VERSION}, {"MAX_RANK", SIMLOSS_MAX_RANK},
   };

@@ -1,0 +1,25 @@
+/// The shape of the SSIM map of (N, C, H, W) images: (N, C', H', W') with
+/// C' = 1 for luma, else C, and H' x W' the size after the MATLAB
+/// downsampling (ceil(H / f) x ceil(W / f)) less win - 1 for `.valid`.
+/// Lets callers (the Python binding) allocate the map without restating the
+/// conventions.
+///
+/// - Throws: `.invalidArgument` for bad options, `.rank` unless the shape
+///   has 4 dimensions, `.tooSmall` when `.valid` leaves no position.
+public func ssimMapShape(_ shape: [Int], options: SSIMOptions) throws -> [Int] {
+  try options.validate()
+  guard shape.count == 4, shape.allSatisfy({ $0 >= 1 }) else {
+    throw SimLossError(.rank, "x: expected a (N, C, H, W) shape of positive sizes, got \(describe(shape: shape))")
+  }
+  let f = options.matlabDownsample ? matlabDownsampleFactor(height: shape[2], width: shape[3]) : 1
+  let h = (shape[2] + f - 1) / f, w = (shape[3] + f - 1) / f
+  let win = options.windowSize
+  if options.border == .valid && (h < win || w < win) {
+    throw SimLossError(
+      .tooSmall,
+      "x: shape \(describe(shape: shape)) is too small for border .valid: the minimum size is \(win) x \(win) "
+        + "for window \(win), got \(h) x \(w)")
+  }
+  let planes = options.luma ? 1 : shape[1]
+  return options.border == .valid ? [shape[0], planes, h - win + 1, w - win + 1] : [shape[0], planes, h, w]
+}

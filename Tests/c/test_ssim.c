@@ -1,0 +1,143 @@
+/* simloss.h, "SSIM and MS-SSIM": properties, statuses and gradients from C.
+ * (Values against the float64 reference and the published numbers are in
+ * Tests/python/test_ssim.py and Tests/SimLossSSIMTests.) */
+#include "check.h"
+
+enum { N = 2, C = 3, H = 24, W = 21, COUNT = N * C * H * W };
+
+static void fill(double *x, size_t n, unsigned long long seed) {
+  for (size_t i = 0; i < n; i++) x[i] = test_uniform(&seed);
+}
+
+/* Identical images give exactly 1; SSIM is symmetric. */
+static void test_ssim_identical_and_symmetric(void) {
+  static double x[COUNT], y[COUNT];
+  fill(x, COUNT, 91);
+  fill(y, COUNT, 92);
+  simloss_tensor tx, ty;
+  CHECK_OK(simloss_tensor_init_nchw(&tx, x, SIMLOSS_FLOAT64, N, C, H, W));
+  CHECK_OK(simloss_tensor_init_nchw(&ty, y, SIMLOSS_FLOAT64, N, C, H, W));
+  double v, w;
+  CHECK_OK(simloss_ssim(&tx, &tx, NULL, &v, 1, NULL, NULL, NULL, NULL, 0));
+  CHECK(v == 1.0);
+  CHECK_OK(simloss_ssim(&tx, &ty, NULL, &v, 1, NULL, NULL, NULL, NULL, 0));
+  CHECK_OK(simloss_ssim(&ty, &tx, NULL, &w, 1, NULL, NULL, NULL, NULL, 0));
+  CHECK(v == w && v < 1);
+}
+
+/* The map has the announced shape, and its mean is the value. */
+static void test_ssim_map_and_channels(void) {
+  static double x[COUNT], y[COUNT], map[COUNT];
+  fill(x, COUNT, 93);
+  fill(y, COUNT, 94);
+  simloss_tensor tx, ty, tm;
+  CHECK_OK(simloss_tensor_init_nchw(&tx, x, SIMLOSS_FLOAT64, N, C, H, W));
+  CHECK_OK(simloss_tensor_init_nchw(&ty, y, SIMLOSS_FLOAT64, N, C, H, W));
+  int64_t image[4] = {N, C, H, W}, shape[4];
+  CHECK_OK(simloss_ssim_map_shape(image, NULL, shape));
+  CHECK(shape[0] == N && shape[1] == C && shape[2] == H - 10 && shape[3] == W - 10);
+  CHECK_OK(simloss_tensor_init_dense(&tm, map, SIMLOSS_FLOAT64, 4, shape));
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.reduction = SIMLOSS_REDUCTION_NONE;
+  double v[N], per_channel[N * C], cs[N * C];
+  CHECK_OK(simloss_ssim(&tx, &ty, &o, v, N, NULL, &tm, per_channel, cs, N * C));
+  int64_t plane = shape[2] * shape[3];
+  for (int n = 0; n < N; n++) {
+    double image_mean = 0;
+    for (int c = 0; c < C; c++) {
+      double sum = 0;
+      for (int64_t i = 0; i < plane; i++) sum += map[(n * C + c) * plane + i];
+      CHECK_CLOSE(per_channel[n * C + c], sum / plane, 1e-12, 0);
+      CHECK(cs[n * C + c] >= per_channel[n * C + c] - 1e-12 || cs[n * C + c] <= 1);
+      image_mean += per_channel[n * C + c] / C;
+    }
+    CHECK_CLOSE(v[n], image_mean, 1e-14, 0);
+  }
+}
+
+/* The gradient of the returned value against central differences. */
+static void test_ssim_gradient_matches_central_differences(void) {
+  static double x[COUNT], y[COUNT], g[COUNT];
+  fill(x, COUNT, 95);
+  fill(y, COUNT, 96);
+  simloss_tensor tx, ty, tg;
+  CHECK_OK(simloss_tensor_init_nchw(&tx, x, SIMLOSS_FLOAT64, N, C, H, W));
+  CHECK_OK(simloss_tensor_init_nchw(&ty, y, SIMLOSS_FLOAT64, N, C, H, W));
+  CHECK_OK(simloss_tensor_init_nchw(&tg, g, SIMLOSS_FLOAT64, N, C, H, W));
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.window_size = 7;
+  o.border = SIMLOSS_SSIM_REFLECT;
+  double v;
+  CHECK_OK(simloss_ssim(&tx, &ty, &o, &v, 1, &tg, NULL, NULL, NULL, 0));
+  for (int k = 0; k < COUNT; k += 37) {
+    double saved = x[k], up, down, h = 1e-5;
+    x[k] = saved + h;
+    CHECK_OK(simloss_ssim(&tx, &ty, &o, &up, 1, NULL, NULL, NULL, NULL, 0));
+    x[k] = saved - h;
+    CHECK_OK(simloss_ssim(&tx, &ty, &o, &down, 1, NULL, NULL, NULL, NULL, 0));
+    x[k] = saved;
+    CHECK_CLOSE(g[k], (up - down) / (2 * h), 1e-5, 1e-10);
+  }
+}
+
+/* MS-SSIM: the minimum side, and a clear error below it. */
+static void test_ms_ssim_minimum_side(void) {
+  int64_t side = 0;
+  CHECK_OK(simloss_ms_ssim_min_side(NULL, NULL, &side));
+  CHECK(side == 161);
+  static float x[160 * 170], y[160 * 170];
+  simloss_tensor tx, ty;
+  CHECK_OK(simloss_tensor_init_nchw(&tx, x, SIMLOSS_FLOAT32, 1, 1, 160, 170));
+  CHECK_OK(simloss_tensor_init_nchw(&ty, y, SIMLOSS_FLOAT32, 1, 1, 160, 170));
+  double v;
+  CHECK_STATUS(simloss_ms_ssim(&tx, &ty, NULL, NULL, &v, 1, NULL), SIMLOSS_ERROR_TOO_SMALL);
+  CHECK_MESSAGE("161");
+  simloss_ms_ssim_options mo;
+  simloss_ms_ssim_options_init(&mo);
+  mo.levels = 3;
+  CHECK_STATUS(simloss_ms_ssim(&tx, &ty, NULL, &mo, &v, 1, NULL), SIMLOSS_ERROR_INVALID_ARGUMENT);
+  CHECK_MESSAGE("options.weights: NULL selects the 5 weights");
+  double weights[3] = {0.2, 0.3, 0.5};
+  mo.weights = weights;
+  CHECK_OK(simloss_ms_ssim(&tx, &ty, NULL, &mo, &v, 1, NULL));
+  CHECK(v == 1.0);
+}
+
+/* Bad options and shapes get their statuses. */
+static void test_ssim_bad_input(void) {
+  static double x[COUNT];
+  simloss_tensor tx, small;
+  CHECK_OK(simloss_tensor_init_nchw(&tx, x, SIMLOSS_FLOAT64, N, C, H, W));
+  CHECK_OK(simloss_tensor_init_nchw(&small, x, SIMLOSS_FLOAT64, 1, 1, 8, 30));
+  double v;
+  CHECK_STATUS(simloss_ssim(&small, &small, NULL, &v, 1, NULL, NULL, NULL, NULL, 0), SIMLOSS_ERROR_TOO_SMALL);
+  CHECK_MESSAGE("the minimum size is 11 x 11 for window 11");
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.border = 7;
+  CHECK_STATUS(simloss_ssim(&tx, &tx, &o, &v, 1, NULL, NULL, NULL, NULL, 0), SIMLOSS_ERROR_INVALID_ARGUMENT);
+  CHECK_MESSAGE("options.border: 7");
+  simloss_ssim_options_init(&o);
+  o.luma = 1;
+  simloss_tensor two;
+  CHECK_OK(simloss_tensor_init_nchw(&two, x, SIMLOSS_FLOAT64, 1, 2, 12, 12));
+  CHECK_STATUS(simloss_ssim(&two, &two, &o, &v, 1, NULL, NULL, NULL, NULL, 0), SIMLOSS_ERROR_INVALID_SHAPE);
+  simloss_ssim_options_init(&o);
+  double pc[1];
+  CHECK_STATUS(simloss_ssim(&tx, &tx, &o, &v, 1, NULL, NULL, pc, NULL, 1), SIMLOSS_ERROR_INVALID_ARGUMENT);
+  CHECK_MESSAGE("channels_len: 1 is less than the 6 per-channel values");
+  CHECK_STATUS(simloss_ssim(&tx, NULL, NULL, &v, 1, NULL, NULL, NULL, NULL, 0), SIMLOSS_ERROR_NULL_POINTER);
+}
+
+int main(void) {
+  static const test_case tests[] = {
+    TEST(test_ssim_identical_and_symmetric),
+    TEST(test_ssim_map_and_channels),
+    TEST(test_ssim_gradient_matches_central_differences),
+    TEST(test_ms_ssim_minimum_side),
+    TEST(test_ssim_bad_input),
+  };
+  return RUN_TESTS(tests);
+}

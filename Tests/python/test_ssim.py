@@ -1,0 +1,147 @@
+"""simloss.ssim and simloss.ms_ssim against the float64 numpy reference
+(reference/ssim_reference.py), scikit-image, the published values of
+conventions.md, and central differences."""
+import numpy as np
+import pytest
+import skimage.data
+import skimage.metrics
+
+import simloss
+import ssim_reference as ref
+
+
+@pytest.fixture(scope="module")
+def camera_pair():
+    cam = skimage.data.camera()
+    noisy = np.clip(cam + 20 * np.random.RandomState(5).randn(*cam.shape), 0, 255).astype(np.uint8)
+    return cam.astype(np.float64)[None, None], noisy.astype(np.float64)[None, None]
+
+
+def test_ssim_camera_published_value(camera_pair):
+    x, y = camera_pair
+    assert simloss.ssim(x, y, data_range=255) == pytest.approx(0.3579642362, abs=1e-9)
+    assert simloss.ssim(x.astype(np.float32), y.astype(np.float32), data_range=255) == pytest.approx(0.3579642362, abs=3e-6)
+
+
+def test_ssim_camera_matlab_downsampling_published_value(camera_pair):
+    x, y = camera_pair
+    assert simloss.ssim(x, y, data_range=255, downsample=True) == pytest.approx(0.6244639496, abs=1e-9)
+
+
+def test_ms_ssim_camera_published_value(camera_pair):
+    x, y = camera_pair
+    assert simloss.ms_ssim(x, y, data_range=255) == pytest.approx(0.7933915443, abs=1e-9)
+
+
+def test_ssim_matches_skimage(camera_pair):
+    x, y = camera_pair
+    expected = skimage.metrics.structural_similarity(
+        x[0, 0], y[0, 0], gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+    assert simloss.ssim(x, y, data_range=255) == pytest.approx(expected, abs=1e-12)
+    expected7 = skimage.metrics.structural_similarity(x[0, 0], y[0, 0], data_range=255)
+    got7 = simloss.ssim(x, y, data_range=255, gaussian=False, win_size=7, sample_covariance=True)
+    assert got7 == pytest.approx(expected7, abs=1e-12)
+
+
+def test_dm_pix_ramp_gives_minus_one():
+    ramp = np.tile(np.linspace(-1, 1, 11), (11, 1))[None, None]
+    assert simloss.ssim(ramp, -ramp, k1=1e-5, k2=1e-5) == pytest.approx(-1, abs=1e-6)
+
+
+def test_mirrored_ramp_is_negative():
+    ramp = np.tile(np.arange(0, 256, 16, dtype=np.float64), (16, 1))[None, None]
+    assert simloss.ssim(ramp, ramp[..., ::-1], data_range=255) < 0
+
+
+OPTIONS = [
+    dict(),
+    dict(border="reflect"),
+    dict(border="zero"),
+    dict(gaussian=False, win_size=7, sample_covariance=True),
+    dict(win_size=7, sigma=1.0),
+    dict(luma=True, data_range=1.0),
+]
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 3e-6)])
+def test_ssim_matches_reference(options, dtype, tol):
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 3, 40, 37))
+    y = np.clip(x + 0.2 * rng.standard_normal(x.shape), 0, 1)
+    x, y = x.astype(dtype), y.astype(dtype)
+    ref_opts = {("gaussian" if k == "gaussian" else k): v for k, v in options.items()}
+    expected = ref.ssim(x.astype(np.float64), y.astype(np.float64), **ref_opts)
+    got, (per_channel, cs) = simloss.ssim(x, y, reduction="none", channels=True, **options)
+    np.testing.assert_allclose(got, expected["per_image"], atol=tol)
+    np.testing.assert_allclose(per_channel, expected["per_channel"], atol=tol)
+    np.testing.assert_allclose(cs, expected["cs_per_channel"], atol=tol)
+    _, ssim_map = simloss.ssim(x, y, full=True, **options)
+    full = ref.ssim(x.astype(np.float64), y.astype(np.float64), return_map=True, **ref_opts)
+    np.testing.assert_allclose(ssim_map, full["map"], atol=tol * 10)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(border="reflect"), dict(luma=True), dict(gaussian=False, win_size=5)])
+def test_ssim_gradient_matches_central_differences(options):
+    rng = np.random.default_rng(4)
+    x = rng.random((1, 3, 14, 15))
+    y = rng.random((1, 3, 14, 15))
+    opts = dict(win_size=7, **{k: v for k, v in options.items() if k != "win_size"})
+    if "win_size" in options:
+        opts["win_size"] = options["win_size"]
+    _, g = simloss.ssim(x, y, grad=True, **opts)
+    flat = x.reshape(-1)
+    h = 1e-6
+    for k in range(0, flat.size, 7):
+        saved = flat[k]
+        flat[k] = saved + h
+        up = simloss.ssim(x, y, **opts)
+        flat[k] = saved - h
+        down = simloss.ssim(x, y, **opts)
+        flat[k] = saved
+        assert g.reshape(-1)[k] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-9)
+
+
+def test_ms_ssim_matches_reference_and_gradient():
+    rng = np.random.default_rng(5)
+    x = rng.random((1, 2, 171, 166))
+    y = np.clip(x + 0.1 * rng.standard_normal(x.shape), 0, 1)
+    expected = ref.ms_ssim(x, y)
+    assert simloss.ms_ssim(x, y) == pytest.approx(float(expected["per_image"][0]), abs=1e-10)
+    _, g = simloss.ms_ssim(x, y, grad=True)
+    flat = x.reshape(-1)
+    # A wide step: the value's rounding noise (~1e-10) would swamp a 1e-6
+    # one, and the third derivative is small enough that O(h^2) is 1e-12.
+    h = 1e-3
+    for k in range(0, flat.size, 4001):
+        saved = flat[k]
+        flat[k] = saved + h
+        up = simloss.ms_ssim(x, y)
+        flat[k] = saved - h
+        down = simloss.ms_ssim(x, y)
+        flat[k] = saved
+        assert g.reshape(-1)[k] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-11)
+
+
+def test_ssim_identical_images_give_one_and_nhwc_equals_nchw():
+    x = np.random.default_rng(6).random((2, 3, 32, 32)).astype(np.float32)
+    assert simloss.ssim(x, x) == 1.0 and simloss.ms_ssim(np.repeat(np.repeat(x, 6, 2), 6, 3), np.repeat(np.repeat(x, 6, 2), 6, 3)) == 1.0
+    y = np.random.default_rng(7).random(x.shape).astype(np.float32)
+    a, ga = simloss.ssim(x, y, grad=True)
+    b, gb = simloss.ssim(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), np.ascontiguousarray(y.transpose(0, 2, 3, 1)),
+                         layout="NHWC", grad=True)
+    assert a == b and np.array_equal(ga, gb.transpose(0, 3, 1, 2))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: simloss.ssim(np.zeros((1, 1, 8, 8)), np.zeros((1, 1, 8, 8))),
+     r"too small for border .valid: the minimum size is 11 x 11 for window 11"),
+    (lambda: simloss.ms_ssim(np.zeros((1, 1, 100, 200)), np.zeros((1, 1, 100, 200))), r"161"),
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), win_size=4), r"win_size: 4 must be odd and in 1...1023"),
+    (lambda: simloss.ssim(np.zeros((1, 2, 16, 16)), np.zeros((1, 2, 16, 16)), luma=True), r"luma needs 3 channels"),
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), data_range=-1), r"data"),
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), border="same"), r"border: 'same'"),
+])
+def test_ssim_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
