@@ -38,27 +38,35 @@ static int run_tv_iso(int g) {
   return simloss_tv(&tp, &o, &v, 1, g ? &tg : NULL);
 }
 
-/* Median of `reps` timings: robust to a neighbour's burst. */
-static double median_time(bench_fn f, int arg, size_t memcpy_bytes, int reps) {
-  double *t = malloc(sizeof(double) * reps);
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Times the loss and the memcpy baseline alternately, `reps` times each, so
+ * that both see the same state of a shared machine; returns both medians
+ * (robust to a neighbour's burst). */
+static void paired_medians(bench_fn f, int arg, size_t memcpy_bytes, int reps, double *loss, double *copy) {
+  double *tl = malloc(sizeof(double) * reps), *tc = malloc(sizeof(double) * reps);
   for (int r = 0; r < reps; r++) {
     double t0 = now();
-    if (f) {
-      if (f(arg) != SIMLOSS_OK) { fprintf(stderr, "error: %s\n", simloss_last_error()); exit(1); }
-    } else {
-      memcpy(copy_dst, copy_src, memcpy_bytes);
-    }
-    t[r] = now() - t0;
+    memcpy(copy_dst, copy_src, memcpy_bytes);
+    double t1 = now();
+    if (f(arg) != SIMLOSS_OK) { fprintf(stderr, "error: %s\n", simloss_last_error()); exit(1); }
+    double t2 = now();
+    tc[r] = t1 - t0;
+    tl[r] = t2 - t1;
   }
-  for (int i = 1; i < reps; i++)
-    for (int j = i; j > 0 && t[j] < t[j - 1]; j--) { double x = t[j]; t[j] = t[j - 1]; t[j - 1] = x; }
-  double m = t[reps / 2];
-  free(t);
-  return m;
+  qsort(tl, reps, sizeof(double), cmp_double);
+  qsort(tc, reps, sizeof(double), cmp_double);
+  *loss = tl[reps / 2];
+  *copy = tc[reps / 2];
+  free(tl);
+  free(tc);
 }
 
 int main(int argc, char **argv) {
-  int reps = 31, threads = 1;
+  int reps = 51, threads = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--smoke") == 0) reps = 1;
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
@@ -85,8 +93,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof losses / sizeof losses[0]; i++)
     for (int g = 0; g <= 1; g++) {
       size_t moved = bytes * (size_t)(losses[i].inputs + g);
-      double tm = median_time(NULL, 0, moved, reps);
-      double tl = median_time(losses[i].f, g, 0, reps);
+      double tl, tm;
+      paired_medians(losses[i].f, g, moved, reps, &tl, &tm);
       printf("%-14s %-9s %9.3f %9.2f %9.3f %13.2fx\n", losses[i].name, g ? "fwd+bwd" : "forward", tl * 1e3,
              moved / tl * 1e-9, tm * 1e3, tl / tm);
     }

@@ -61,6 +61,20 @@ def numpy_bce_with_logits(x, y, grad):
     return v, (1 / (1 + np.exp(-x)) - y) / x.size
 
 
+def skimage_ssim(x, y, grad):
+    """scikit-image's SSIM of each image and channel, Gaussian 11/1.5,
+    population covariance (the reference's settings)."""
+    import skimage.metrics
+    total = 0.0
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            r = skimage.metrics.structural_similarity(
+                x[n, c], y[n, c], gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                data_range=1.0, gradient=grad)
+            total += r[0] if grad else r
+    return total
+
+
 def median_ms(f, reps):
     times = []
     for _ in range(reps):
@@ -88,6 +102,10 @@ def main():
     bx = rng.standard_normal(1 << 20, dtype=np.float32)
     by = (rng.random(1 << 20) > 0.5).astype(np.float32)
     out_logits, out_seg, out_b = np.empty_like(logits), np.empty_like(seg), np.empty_like(bx)
+    s512x, s512y = rng.random((1, 3, 512, 512), dtype=np.float32), rng.random((1, 3, 512, 512), dtype=np.float32)
+    s256x, s256y = x, y
+    ms4x, ms4y = x[:4], y[:4]
+    out_ms = np.empty_like(ms4x)
     cases = [
         ("l1", lambda g: simloss.l1(x, y, grad=g, out=out if g else None), lambda g: numpy_l1(x, y, g)),
         ("mse", lambda g: simloss.mse(x, y, grad=g, out=out if g else None), lambda g: numpy_mse(x, y, g)),
@@ -98,15 +116,23 @@ def main():
          lambda g: numpy_cross_entropy(seg, seg_labels, g)),
         ("bce 2^20", lambda g: simloss.binary_cross_entropy_with_logits(bx, by, grad=g, out=out_b if g else None),
          lambda g: numpy_bce_with_logits(bx, by, g)),
+        ("ssim 1x3x512x512", lambda g: simloss.ssim(s512x, s512y, grad=g), lambda g: skimage_ssim(s512x, s512y, g)),
+        ("ssim 8x3x256x256", lambda g: simloss.ssim(s256x, s256y, grad=g, out=out if g else None),
+         lambda g: skimage_ssim(s256x, s256y, g)),
     ]
     print(f"simloss {simloss.RUNTIME_VERSION} ({simloss.BUILD_INFO}), {simloss.get_num_threads()} thread(s); "
           f"numpy {np.__version__}; image losses on 8x3x256x256 float32; median of {reps}")
-    print(f"{'loss':16} {'pass':8} {'simloss ms':>11} {'numpy ms':>9} {'speed-up':>9}")
+    print("baseline: numpy written from the formulas; for ssim, scikit-image (gradient=True for fwd+bwd)")
+    print(f"{'loss':16} {'pass':8} {'simloss ms':>11} {'base ms':>9} {'speed-up':>9}")
     for name, ours, theirs in cases:
         for g in (False, True):
             a = median_ms(lambda: ours(g), reps)
             b = median_ms(lambda: theirs(g), reps)
             print(f"{name:16} {'fwd+bwd' if g else 'forward':8} {a:11.3f} {b:9.3f} {b / a:8.1f}x")
+    # MS-SSIM against our own SSIM on the same 4x3x256x256 batch.
+    ms = median_ms(lambda: simloss.ms_ssim(ms4x, ms4y, grad=True, out=out_ms), reps)
+    single = median_ms(lambda: simloss.ssim(ms4x, ms4y, grad=True, out=out_ms), reps)
+    print(f"ms-ssim 4x3x256x256 fwd+bwd {ms:.3f} ms = {ms / single:.2f}x simloss ssim fwd+bwd ({single:.3f} ms)")
     simloss.set_num_threads(0)
 
 
