@@ -94,6 +94,7 @@ let package = Package(
     .testTarget(
       name: "SimLossSSIMTests",
       dependencies: ["SimLossCore"],
+      exclude: ["generate_reference.py"],
       swiftSettings: kernelFlags
     ),
   ]

@@ -714,6 +714,22 @@ SIMLOSS_API simloss_status simloss_ssim(
     const simloss_tensor *grad, const simloss_tensor *map,
     double *per_channel, double *cs, size_t channels_len);
 
+/** simloss_ssim3d() :
+ *  SSIM of volumes (medical imaging): x, y logical (N, C, D, H, W), any
+ *  strides, with a win x win x win window (the separable Gaussian, or
+ *  uniform taps), the valid region only, sample covariance with
+ *  NP = win^3. Values, reductions, per-channel and cs outputs, and the
+ *  gradient as simloss_ssim(); there is no map output. border must be
+ *  VALID, luma and matlab_downsample 0 (SIMLOSS_ERROR_INVALID_ARGUMENT).
+ *  Scratch: about 10 D H W doubles per volume in flight, one per thread.
+ *  @return as simloss_ssim(); _RANK unless rank 5; _TOO_SMALL when D, H or
+ *          W is below the window. Since 0.1 */
+SIMLOSS_API simloss_status simloss_ssim3d(
+    const simloss_tensor *x, const simloss_tensor *y,
+    const simloss_ssim_options *options,
+    double *values, size_t values_len, const simloss_tensor *grad,
+    double *per_channel, double *cs, size_t channels_len);
+
 /** simloss_ssim_map_shape() :
  *  The shape of the SSIM map of (N, C, H, W) images under these options,
  *  into shape[0..3]. @return SIMLOSS_OK; SIMLOSS_ERROR_NULL_POINTER,

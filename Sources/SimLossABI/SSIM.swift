@@ -38,6 +38,37 @@ public func simloss_ssim(
 }
 
 @c @implementation
+public func simloss_ssim3d(
+  _ x: UnsafePointer<simloss_tensor>?, _ y: UnsafePointer<simloss_tensor>?,
+  _ options: UnsafePointer<simloss_ssim_options>?,
+  _ values: UnsafeMutablePointer<Double>?, _ valuesLen: Int, _ grad: UnsafePointer<simloss_tensor>?,
+  _ perChannel: UnsafeMutablePointer<Double>?, _ cs: UnsafeMutablePointer<Double>?, _ channelsLen: Int
+) -> simloss_status {
+  abiCall {
+    let (ssimOptions, reduction) = try ssimOptions(options)
+    func run<T: SimLossFloat & ABIElement>(_: T.Type) throws {
+      let xv = try view(x, "x", as: T.self)
+      let yv = try view(y, "y", as: T.self)
+      let g = try optionalView(grad, "grad", as: T.self)
+      try xv.requireRank(5, "(N, C, D, H, W)")
+      let out = try requireValues(values, valuesLen, reduction, samples: xv.shape[0])
+      if perChannel != nil || cs != nil {
+        guard channelsLen >= xv.shape[0] * xv.shape[1] else {
+          throw SimLossError(
+            .invalidArgument,
+            "channels_len: \(channelsLen) is less than the \(xv.shape[0] * xv.shape[1]) per-channel values (N x C)")
+        }
+      }
+      let result = try ssim3D(xv, yv, options: ssimOptions, reduction: reduction, gradient: g)
+      store(LossValues(result.values), out)
+      for (i, v) in result.perChannel.enumerated() { perChannel?[i] = v }
+      for (i, v) in result.cs.enumerated() { cs?[i] = v }
+    }
+    try floatCall(x, "x", run(Float.self), run(Double.self))
+  }
+}
+
+@c @implementation
 public func simloss_ssim_map_shape(
   _ imageShape: UnsafePointer<Int64>?, _ options: UnsafePointer<simloss_ssim_options>?,
   _ shape: UnsafeMutablePointer<Int64>?

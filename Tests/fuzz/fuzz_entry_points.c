@@ -100,6 +100,9 @@ static simloss_status call(int which, simloss_tensor *a, simloss_tensor *b, siml
                o.window_size = (int)knob; o.border = (int)(knob * 4) % 4; o.luma = (int)(knob * 8) % 2;
                o.matlab_downsample = (int)(knob * 16) % 2;
                return simloss_ssim(a, b, &o, values, n, grad, c, NULL, NULL, 0); }
+    case 11: { simloss_ssim_options o; simloss_ssim_options_init(&o); o.window_size = 1 + 2 * ((int)knob % 3);
+               o.reduction = reduction; o.sample_covariance = (int)(knob * 2) % 2;
+               return simloss_ssim3d(a, b, &o, values, n, grad, NULL, NULL, 0); }
     default: { simloss_ssim_options o; simloss_ssim_options_init(&o); o.window_size = 1 + 2 * ((int)knob % 3);
                simloss_ms_ssim_options m; simloss_ms_ssim_options_init(&m); m.levels = 1;
                double w1 = 1; m.weights = &w1;
@@ -110,7 +113,7 @@ static simloss_status call(int which, simloss_tensor *a, simloss_tensor *b, siml
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static double x[ELEMENTS], y[ELEMENTS], w[ELEMENTS], g[ELEMENTS];
   bytes b = {data, size, 0};
-  int which = (int)(take(&b, 1) % 12);
+  int which = (int)(take(&b, 1) % 13);
   /* Element values: mostly ordinary, some extreme. */
   for (int i = 0; i < ELEMENTS; i++) {
     x[i] = (double)(i % 13) / 7 - 0.9;

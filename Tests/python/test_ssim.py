@@ -145,3 +145,36 @@ def test_ssim_identical_images_give_one_and_nhwc_equals_nchw():
 def test_ssim_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("options", [dict(win_size=7), dict(win_size=5, gaussian=False, sample_covariance=True)])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 3e-6)])
+def test_ssim3d_matches_reference(options, dtype, tol):
+    rng = np.random.default_rng(8)
+    x = rng.random((2, 2, 12, 13, 14))
+    y = np.clip(x + 0.2 * rng.standard_normal(x.shape), 0, 1)
+    x, y = x.astype(dtype), y.astype(dtype)
+    expected = ref.ssim3d(x.astype(np.float64), y.astype(np.float64), **options)
+    got, (per_channel, cs) = simloss.ssim3d(x, y, reduction="none", channels=True, **options)
+    np.testing.assert_allclose(got, expected["per_image"], atol=tol)
+    np.testing.assert_allclose(per_channel, expected["per_channel"], atol=tol)
+
+
+def test_ssim3d_gradient_and_errors():
+    rng = np.random.default_rng(9)
+    x, y = rng.random((1, 1, 9, 10, 11)), rng.random((1, 1, 9, 10, 11))
+    _, g = simloss.ssim3d(x, y, win_size=5, grad=True)
+    flat = x.reshape(-1)
+    for k in range(0, flat.size, 97):
+        saved = flat[k]
+        flat[k] = saved + 1e-6
+        up = simloss.ssim3d(x, y, win_size=5)
+        flat[k] = saved - 1e-6
+        down = simloss.ssim3d(x, y, win_size=5)
+        flat[k] = saved
+        assert g.reshape(-1)[k] == pytest.approx((up - down) / 2e-6, rel=1e-5, abs=1e-9)
+    assert simloss.ssim3d(x, x, win_size=5) == 1.0
+    with pytest.raises(ValueError, match=r"minimum size is 11 x 11 x 11"):
+        simloss.ssim3d(x, y)
+    with pytest.raises(ValueError, match=r"rank 5"):
+        simloss.ssim3d(x[0], y[0])

@@ -356,9 +356,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
           for i in 0..<n { b[i] += uniform * wc * xc[S.offset(i, xs)].asDouble }
         }
       }
+      // The logarithms in a loop of their own, so that they vectorise; the
+      // per-position gathers below cannot.
+      for i in 0..<n { factor[i] = T.fastLog(sum[i]) }
       var rowTotal = 0.0
       for i in 0..<n {
-        lse[i] = maxima[i].asDouble + T.fastLog(sum[i]).asDouble
+        lse[i] = maxima[i].asDouble + factor[i].asDouble
         var loss = 0.0
         if soft != nil {
           loss = a[i] * lse[i] - b[i]

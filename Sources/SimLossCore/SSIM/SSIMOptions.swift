@@ -55,7 +55,7 @@ public struct SSIMOptions: Sendable, Equatable {
   public var k2: Double
   /// Border handling; default `.valid`.
   public var border: SSIMBorder
-  /// Multiply variances and covariance by NP / (NP - 1), NP = win^2, as
+  /// Multiply variances and covariance by NP / (NP - 1), NP = win^2 (win^3 for `ssim3D`), as
   /// scikit-image's `use_sample_covariance=True` (also with Gaussian
   /// weights). Needs windowSize >= 3.
   public var sampleCovariance: Bool

@@ -37,6 +37,7 @@ __all__ = [
     "sigmoid_focal_loss",
     "ssim",
     "ms_ssim",
+    "ssim3d",
     "set_num_threads",
     "get_num_threads",
     "__version__",
@@ -408,6 +409,35 @@ def ssim(x, y, *, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, k1=0.01
         result.append(map_)
     if channels:
         result.append((pc.reshape(shape[0], planes), cs.reshape(shape[0], planes)))
+    return result[0] if len(result) == 1 else tuple(result)
+
+
+def ssim3d(x, y, *, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, k1=0.01, k2=0.03,
+           sample_covariance=False, reduction="mean", channels=False, grad=False, out=None):
+    """SSIM of volumes (N, C, D, H, W) with a win x win x win window (the
+    separable Gaussian, or uniform), over the valid region: :func:`ssim`'s
+    conventions in three dimensions, for medical imaging.
+
+    Returns:
+        value, then the gradient (grad=True) and ``(per_channel, cs)``
+        (channels=True).
+    """
+    options = _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, "valid",
+                            sample_covariance, False, False)
+    shape, _ = _shape_and_dtype(x, "x")
+    if len(shape) != 5:
+        raise ValueError(f"x: expected rank 5 (N, C, D, H, W), got shape {tuple(shape)}")
+    r = options["reduction"]
+    values = _values_for(r, shape[:1])
+    gradient = _gradient(x, "x", grad, out)
+    pc = _np.empty(shape[0] * shape[1]) if channels else None
+    cs = _np.empty(shape[0] * shape[1]) if channels else None
+    _simloss.ssim3d(x, y, values, gradient, pc, cs, **options)
+    result = [_reduced(values, r, shape[:1])]
+    if gradient is not None:
+        result.append(gradient)
+    if channels:
+        result.append((pc.reshape(shape[0], shape[1]), cs.reshape(shape[0], shape[1])))
     return result[0] if len(result) == 1 else tuple(result)
 
 

@@ -440,6 +440,41 @@ exit:
   return result;
 }
 
+/* ssim3d(x, y, values, grad, per_channel, cs, <options>) */
+static PyObject *py_ssim3d(PyObject *self, PyObject *args, PyObject *kwargs) {
+  (void)self;
+  static char *keywords[] = {"x", "y", "values", "grad", "per_channel", "cs", SSIM_OPTION_KEYWORDS, NULL};
+  PyObject *x, *y, *values_obj, *grad, *per_channel, *cs, *result = NULL;
+  int reduction, window_size, border, uniform, sample, downsample, luma;
+  double data_range, sigma, k1, k2;
+  tensor_arg a[6] = {0};
+  double *values, *pc = NULL, *csv = NULL;
+  size_t count, channels = 0, cs_count = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOiiddddiiiii", keywords, &x, &y, &values_obj, &grad,
+                                   &per_channel, &cs, &reduction, &window_size, &data_range, &sigma, &k1, &k2,
+                                   &border, &uniform, &sample, &downsample, &luma))
+    return NULL;
+  if (get_tensor(x, "x", 0, 0, &a[0]) < 0 || get_tensor(y, "y", 0, 0, &a[1]) < 0 ||
+      get_values(values_obj, &a[2], &values, &count) < 0 || get_optional(grad, "out", 1, 0, &a[3]) < 0 ||
+      (per_channel != Py_None && get_values(per_channel, &a[4], &pc, &channels) < 0) ||
+      (cs != Py_None && get_values(cs, &a[5], &csv, &cs_count) < 0))
+    goto exit;
+  if (pc && csv && cs_count < channels) channels = cs_count;
+  if (!pc && csv) channels = cs_count;
+  simloss_ssim_options options;
+  ssim_options_from(&options, reduction, window_size, data_range, sigma, k1, k2, border, uniform, sample,
+                    downsample, luma);
+  simloss_status status;
+  Py_BEGIN_ALLOW_THREADS
+  status = simloss_ssim3d(&a[0].tensor, &a[1].tensor, &options, values, count, tensor_or_null(&a[3]), pc, csv,
+                          channels);
+  Py_END_ALLOW_THREADS
+  result = status == SIMLOSS_OK ? Py_NewRef(Py_None) : set_error_from_status(status, "ssim3d");
+exit:
+  release(a, 6);
+  return result;
+}
+
 /* ssim_map_shape(shape tuple, <options>) -> shape tuple */
 static PyObject *py_ssim_map_shape(PyObject *self, PyObject *args, PyObject *kwargs) {
   (void)self;
@@ -529,6 +564,8 @@ static PyMethodDef methods[] = {
   {"binary", (PyCFunction)(void (*)(void))py_binary, METH_VARARGS | METH_KEYWORDS,
    "simloss_bce_with_logits, simloss_bce, simloss_sigmoid_focal."},
   {"ssim", (PyCFunction)(void (*)(void))py_ssim, METH_VARARGS | METH_KEYWORDS, "simloss_ssim; see simloss.ssim."},
+  {"ssim3d", (PyCFunction)(void (*)(void))py_ssim3d, METH_VARARGS | METH_KEYWORDS,
+   "simloss_ssim3d; see simloss.ssim3d."},
   {"ssim_map_shape", (PyCFunction)(void (*)(void))py_ssim_map_shape, METH_VARARGS | METH_KEYWORDS,
    "simloss_ssim_map_shape."},
   {"ms_ssim", (PyCFunction)(void (*)(void))py_ms_ssim, METH_VARARGS | METH_KEYWORDS,
