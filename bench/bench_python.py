@@ -75,6 +75,25 @@ def skimage_ssim(x, y, grad):
     return total
 
 
+def ssim_forward_flops(shape, win=11):
+    """A model of SSIM's forward work: per valid output pixel, five moment
+    images through two separable passes of `win` multiply-adds (20 win
+    flops), the three products (3) and the map formula (about 22)."""
+    n, c, h, w = shape
+    return n * c * (h - win + 1) * (w - win + 1) * (20 * win + 25)
+
+
+def peak_gflops(threads):
+    """Double-precision peak of the threads used: GHz from /proc/cpuinfo
+    times 16 flops per cycle (two 4-wide FMA pipes, AVX2)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = next(float(line.split(":")[1]) for line in f if line.startswith("cpu MHz"))
+    except (OSError, StopIteration):
+        return None
+    return threads * mhz / 1000 * 16
+
+
 def median_ms(f, reps):
     times = []
     for _ in range(reps):
@@ -129,6 +148,13 @@ def main():
             a = median_ms(lambda: ours(g), reps)
             b = median_ms(lambda: theirs(g), reps)
             print(f"{name:16} {'fwd+bwd' if g else 'forward':8} {a:11.3f} {b:9.3f} {b / a:8.1f}x")
+    # Throughput of the SSIM forward pass against the machine's peak.
+    peak = peak_gflops(simloss.get_num_threads())
+    for name, a, b in (("1x3x512x512", s512x, s512y), ("8x3x256x256", s256x, s256y)):
+        t = median_ms(lambda: simloss.ssim(a, b), reps)
+        gflops = ssim_forward_flops(a.shape) / (t * 1e-3) * 1e-9
+        share = f", {100 * gflops / peak:.0f}% of the {peak:.0f} GFLOP/s double peak" if peak else ""
+        print(f"ssim {name} forward: {gflops:.1f} GFLOP/s{share}")
     # MS-SSIM against our own SSIM on the same 4x3x256x256 batch.
     ms = median_ms(lambda: simloss.ms_ssim(ms4x, ms4y, grad=True, out=out_ms), reps)
     single = median_ms(lambda: simloss.ssim(ms4x, ms4y, grad=True, out=out_ms), reps)
