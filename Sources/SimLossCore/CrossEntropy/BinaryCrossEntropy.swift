@@ -252,10 +252,24 @@ struct ElementwisePass<T: SimLossFloat> {
           let wr = w.map { $0.origin + geometry.offset(strides: wv!, sample: s, row: r) }
           let qr = q.map { $0.origin + geometry.offset(strides: qv!, sample: s, row: r) }
           let gr = gradient.map { $0.origin + geometry.offset(strides: gv!, sample: s, row: r) }
-          if dense, wr == nil, qr == nil {
-            Self.row(F.self, UnitStep.self, xr, 1, yr, 1, nil, 0, nil, 0, gr, 1, values, n, T(scale), alpha, gamma)
-          } else {
-            Self.row(F.self, StridedStep.self, xr, xs, yr, ys, wr, ws, qr, qs, gr, gs, values, n, T(scale), alpha, gamma)
+          // Each combination of options is its own specialisation.
+          let p = xr, t = yr, wp = wr ?? xr, qp = qr ?? xr, g = gr ?? xr
+          switch (wr != nil, qr != nil, gr != nil, dense && wr == nil && qr == nil) {
+          case (false, false, true, true):
+            Self.row(F.self, Off.self, Off.self, On.self, UnitStep.self, p, 1, t, 1, wp, 0, qp, 0, g, 1, values, n, T(scale), alpha, gamma)
+          case (false, false, false, true):
+            Self.row(F.self, Off.self, Off.self, Off.self, UnitStep.self, p, 1, t, 1, wp, 0, qp, 0, g, 1, values, n, T(scale), alpha, gamma)
+          case (let weighted, let positive, let writes, _):
+            switch (weighted, positive, writes) {
+            case (false, false, false): Self.row(F.self, Off.self, Off.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+            case (false, false, true): Self.row(F.self, Off.self, Off.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+            case (true, false, false): Self.row(F.self, On.self, Off.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+            case (true, false, true): Self.row(F.self, On.self, Off.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+            case (false, true, false): Self.row(F.self, Off.self, On.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+            case (false, true, true): Self.row(F.self, Off.self, On.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+            case (true, true, false): Self.row(F.self, On.self, On.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+            case (true, true, true): Self.row(F.self, On.self, On.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+            }
           }
           total += laneSum(n) { i in values[i].asDouble }
           if !out.isEmpty {
@@ -274,26 +288,22 @@ struct ElementwisePass<T: SimLossFloat> {
     }
   }
 
+  /// One row; the options are type parameters, so that each combination
+  /// is compiled on its own even when the compiler does not inline it.
   @inlinable @inline(__always)
-  static func row<F: BinaryTerm, S: Step>(
-    _: F.Type, _: S.Type,
+  static func row<F: BinaryTerm, Weighted: Flag, Positive: Flag, Writes: Flag, S: Step>(
+    _: F.Type, _: Weighted.Type, _: Positive.Type, _: Writes.Type, _: S.Type,
     _ x: UnsafeMutablePointer<T>, _ xs: Int, _ y: UnsafeMutablePointer<T>, _ ys: Int,
-    _ w: UnsafeMutablePointer<T>?, _ ws: Int, _ q: UnsafeMutablePointer<T>?, _ qs: Int,
-    _ g: UnsafeMutablePointer<T>?, _ gs: Int, _ values: UnsafeMutablePointer<T>, _ n: Int,
+    _ w: UnsafeMutablePointer<T>, _ ws: Int, _ q: UnsafeMutablePointer<T>, _ qs: Int,
+    _ g: UnsafeMutablePointer<T>, _ gs: Int, _ values: UnsafeMutablePointer<T>, _ n: Int,
     _ scale: T, _ alpha: T, _ gamma: T
   ) {
-    if let g {
-      for i in 0..<n {
-        let wi = w.map { $0[S.offset(i, ws)] } ?? 1
-        let (v, d) = F.evaluate(x[S.offset(i, xs)], y[S.offset(i, ys)], q.map { $0[S.offset(i, qs)] } ?? 1, alpha, gamma)
-        values[i] = wi * v
-        g[S.offset(i, gs)] = scale * wi * d
-      }
-    } else {
-      for i in 0..<n {
-        let wi = w.map { $0[S.offset(i, ws)] } ?? 1
-        values[i] = wi * F.evaluate(x[S.offset(i, xs)], y[S.offset(i, ys)], q.map { $0[S.offset(i, qs)] } ?? 1, alpha, gamma).0
-      }
+    for i in 0..<n {
+      let wi: T = Weighted.isOn ? w[S.offset(i, ws)] : 1
+      let qi: T = Positive.isOn ? q[S.offset(i, qs)] : 1
+      let (v, d) = F.evaluate(x[S.offset(i, xs)], y[S.offset(i, ys)], qi, alpha, gamma)
+      values[i] = Weighted.isOn ? wi * v : v
+      if Writes.isOn { g[S.offset(i, gs)] = Weighted.isOn ? scale * wi * d : scale * d }
     }
   }
 }
