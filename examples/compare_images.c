@@ -146,16 +146,29 @@ static int compare(const image *reference, const image *distorted, float *grad) 
   psnr_options.data_range = 1.0;  /* the default, set to say what it is */
   simloss_tv_options tv_options;
   simloss_tv_options_init(&tv_options);  /* ANISOTROPIC, MEAN */
+  /* SSIM with the reference's defaults (11x11 Gaussian, sigma 1.5, valid
+   * borders), the mean over the three channels; data range 1.0 as the
+   * images are scaled to [0, 1]. MS-SSIM needs sides of at least 161. */
+  simloss_ssim_options ssim_options;
+  simloss_ssim_options_init(&ssim_options);
 
   /* pred is the distorted image, target the reference: the gradient is that
    * of the loss with respect to the image one would optimise. With N = 1
    * the MEAN reduction of PSNR and TV is the one image's value. */
-  double l1 = 0.0, mse = 0.0, psnr = 0.0, tv_reference = 0.0, tv_distorted = 0.0;
+  double l1 = 0.0, mse = 0.0, psnr = 0.0, tv_reference = 0.0, tv_distorted = 0.0, ssim = 0.0, ms_ssim = 0.0;
   if (failed(simloss_l1(&dist_t, &ref_t, NULL, &pointwise, &l1, 1, &grad_t), "simloss_l1") ||
       failed(simloss_mse(&dist_t, &ref_t, NULL, &pointwise, &mse, 1, NULL), "simloss_mse") ||
       failed(simloss_psnr(&dist_t, &ref_t, &psnr_options, &psnr, 1, NULL), "simloss_psnr") ||
       failed(simloss_tv(&ref_t, &tv_options, &tv_reference, 1, NULL), "simloss_tv (reference)") ||
-      failed(simloss_tv(&dist_t, &tv_options, &tv_distorted, 1, NULL), "simloss_tv (distorted)")) {
+      failed(simloss_tv(&dist_t, &tv_options, &tv_distorted, 1, NULL), "simloss_tv (distorted)") ||
+      failed(simloss_ssim(&dist_t, &ref_t, &ssim_options, &ssim, 1, NULL, NULL, NULL, NULL, 0), "simloss_ssim")) {
+    return 1;
+  }
+  int64_t min_side = 0;
+  if (failed(simloss_ms_ssim_min_side(&ssim_options, NULL, &min_side), "simloss_ms_ssim_min_side")) return 1;
+  int has_ms_ssim = h >= min_side && w >= min_side;
+  if (has_ms_ssim &&
+      failed(simloss_ms_ssim(&dist_t, &ref_t, &ssim_options, NULL, &ms_ssim, 1, NULL), "simloss_ms_ssim")) {
     return 1;
   }
 
@@ -180,6 +193,9 @@ static int compare(const image *reference, const image *distorted, float *grad) 
   printf("PSNR:               %.12g dB (data range 1.0)\n", psnr);
   printf("TV (reference):     %.12g\n", tv_reference);
   printf("TV (distorted):     %.12g\n", tv_distorted);
+  printf("SSIM:               %.12g\n", ssim);
+  if (has_ms_ssim) printf("MS-SSIM:            %.12g\n", ms_ssim);
+  else printf("MS-SSIM:            (images smaller than %" PRId64 " pixels)\n", min_side);
   printf("mean |dL1/dpred|:   %.12g (= %.6f of samples differ / %zu)\n",
          grad_mean_abs, grad_mean_abs * (double)count, count);
   return 0;

@@ -92,6 +92,9 @@ def main(argv: list[str]) -> int:
     psnr = simloss.psnr(distorted, reference, data_range=1.0, layout="NHWC")
     tv_reference = simloss.tv(reference, kind="anisotropic", layout="NHWC")
     tv_distorted = simloss.tv(distorted, kind="anisotropic", layout="NHWC")
+    ssim = simloss.ssim(distorted, reference, data_range=1.0, layout="NHWC")
+    has_ms_ssim = min(h, w) >= 161
+    ms_ssim = simloss.ms_ssim(distorted, reference, data_range=1.0, layout="NHWC") if has_ms_ssim else None
 
     # d L1 / d pred = sign(pred - target) / count; every term is 0 or the
     # same float32 value, so the float64 sum is exact and equals the C one.
@@ -106,6 +109,8 @@ def main(argv: list[str]) -> int:
     print("PSNR:               %.12g dB (data range 1.0)" % psnr)
     print("TV (reference):     %.12g" % tv_reference)
     print("TV (distorted):     %.12g" % tv_distorted)
+    print("SSIM:               %.12g" % ssim)
+    print("MS-SSIM:            %.12g" % ms_ssim if has_ms_ssim else "MS-SSIM:            (images smaller than 161 pixels)")
     print("mean |dL1/dpred|:   %.12g (= %.6f of samples differ / %d)"
           % (grad_mean_abs, grad_mean_abs * count, count))
     return 0
