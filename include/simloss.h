@@ -480,7 +480,8 @@ typedef struct simloss_cross_entropy_stats {
  *  class other than the target gives probability 0 and a finite loss (of
  *  the target: +inf). NaN logits give a NaN loss.
  *  For float32, exp and log are evaluated in float32 (within 2 ulp) and
- *  sums in double: the value is within float32 rounding of the exact one.
+ *  sums in double: the value is within float32 rounding of the exact one;
+ *  probabilities below 2^-126 (FLT_MIN) are taken as 0.
  *  @param logits  (N, C, d1, ..., dk) or, with class_axis LAST,
  *                 (N, d1, ..., dk, C); float32 or float64; any strides.
  *  @param target  SIMLOSS_INT32 or SIMLOSS_INT64 class indices of the
@@ -561,6 +562,8 @@ static inline void simloss_binary_options_init(simloss_binary_options *o) {
  *      loss = (1 - y) x + (1 + (q - 1) y) softplus(-x)
  *  with pos_weight q (1 without), times the element's weight. The gradient
  *  is w ((1 - y) sigmoid(x) - q y sigmoid(-x)) times the reduction's scale.
+ *  For float32, exp(-|x|) and log1p are evaluated in float32 (within 2e-7
+ *  relative); exp(-|x|) below 2^-126 (|x| > 87.3) is taken as 0.
  *  @param logits     any rank, float32 or float64, any strides.
  *  @param target     the same shape and dtype; soft targets allowed.
  *  @param weight     NULL or per-element weights broadcastable to the

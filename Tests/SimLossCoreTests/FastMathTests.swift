@@ -71,3 +71,21 @@ import Glibc
     #expect(FastMath.log1pUnit(0) == 0)
   }
 }
+
+/// The one-step exp of non-positive arguments (softmax, sigmoid).
+@Suite struct FastMathNonPositiveTests {
+  @Test func test_exp_non_positive_within_2_ulp_and_flushes_below_float_min() {
+    var worst = 0.0
+    var x: Float = -87.3
+    while x <= 0 {
+      let exact = Glibc.exp(Double(x))
+      worst = max(worst, abs(Double(FastMath.expNonPositive(x)) - exact) / Double(Float(exact).ulp))
+      x += 0.0011
+    }
+    #expect(worst <= 2, "worst \(worst) ulp")
+    #expect(FastMath.expNonPositive(0) == 1)
+    #expect(FastMath.expNonPositive(-90) == 0)
+    #expect(FastMath.expNonPositive(-.infinity) == 0)
+    #expect(FastMath.expNonPositive(.nan).isNaN)
+  }
+}

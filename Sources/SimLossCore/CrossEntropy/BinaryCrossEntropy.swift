@@ -104,7 +104,7 @@ protocol BinaryTerm {
 enum LogitsTerm: BinaryTerm {
   @inlinable @inline(__always)
   static func evaluate<T: SimLossFloat>(_ x: T, _ y: T, _ q: T, _: T, _: T) -> (T, T) {
-    let e = T.fastExp(-abs(x))  // exp(-|x|) in (0, 1]: never overflows
+    let e = T.fastExpNonPositive(-abs(x))  // exp(-|x|) in (0, 1]: never overflows
     let v = 1 + e
     let sigmoidAbs = 1 / v, sigmoidMinusAbs = e * sigmoidAbs  // one division
     // log1p(e) directly, so that a well-classified element's tiny loss
@@ -139,7 +139,7 @@ enum FocalTerm: BinaryTerm {
   @inlinable @inline(__always)
   static func evaluate<T: SimLossFloat>(_ x: T, _ y: T, _: T, _ alpha: T, _ gamma: T) -> (T, T) {
     let (ce, dce) = LogitsTerm.evaluate(x, y, 1, 0, 0)  // dce = p - y
-    let e = T.fastExp(-abs(x))
+    let e = T.fastExpNonPositive(-abs(x))
     let v = 1 + e
     let p = x >= 0 ? 1 / v : e / v
     let q = x >= 0 ? e / v : 1 / v  // 1 - p, without cancellation

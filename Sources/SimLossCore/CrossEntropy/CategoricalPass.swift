@@ -209,7 +209,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     // (A plain loop vectorises the exponential; a lane sum over it does
     // not, so the exponentials are stored, then summed.)
     let e = g ?? scratch
-    for c in 0..<n { e[c] = T.fastExp(x[c] - m) }
+    for c in 0..<n { e[c] = T.fastExpNonPositive(x[c] - m) }
     let sum = laneSum(n) { c in e[c].asDouble }
     let lse = m.asDouble + T.fastLog(T(sum)).asDouble
     // A = sum a_c and B = sum a_c x_c (a term with a_c = 0 is 0, even
@@ -336,12 +336,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
         if let g0 {
           let gc = g0 + c &* gcs
           for i in 0..<n {
-            let e = T.fastExp(xc[S.offset(i, xs)] - maxima[i])
+            let e = T.fastExpNonPositive(xc[S.offset(i, xs)] - maxima[i])
             gc[S.offset(i, gs)] = e
             sum[i] += e
           }
         } else {
-          for i in 0..<n { sum[i] += T.fastExp(xc[S.offset(i, xs)] - maxima[i]) }
+          for i in 0..<n { sum[i] += T.fastExpNonPositive(xc[S.offset(i, xs)] - maxima[i]) }
         }
         // Coefficients: probabilities, or the smoothing share of indices.
         let wc = w[c]

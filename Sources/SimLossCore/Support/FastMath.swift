@@ -20,6 +20,17 @@ extension SimLossFloat {
     return Self.exp(x)
   }
 
+  /// e^x for x <= 0 (softmax and sigmoid arguments, after the maximum or
+  /// |x| is taken out): one scaling step instead of two; results below
+  /// 2^-126 (x < -87.3) are 0 rather than subnormal. libm for Double.
+  @inlinable @inline(__always)
+  static func fastExpNonPositive(_ x: Self) -> Self {
+    if Self.self == Float.self {
+      return unsafeBitCast(FastMath.expNonPositive(unsafeBitCast(x, to: Float.self)), to: Self.self)
+    }
+    return Self.exp(x)
+  }
+
   /// log(x) for x > 0 in this type: vectorisable for Float, libm for Double.
   @inlinable @inline(__always)
   static func fastLog(_ x: Self) -> Self {
@@ -88,6 +99,29 @@ enum FastMath {
     let s2 = Float(bitPattern: UInt32(bitPattern: ((n &- half) &+ 127) << 23))
     let result = poly * s1 * s2
     return x != x ? x : result
+  }
+
+  /// e^x for x <= 0, flushing results below 2^-126 to 0 (and NaN to NaN).
+  @inlinable @inline(__always)
+  static func expNonPositive(_ x: Float) -> Float {
+    let clamped = x < -87.33 ? -87.33 : (x > 0 ? 0 : x)
+    let magic: Float = 12_582_912
+    let t = clamped * 1.442_695_04 + magic
+    let n = Int32(bitPattern: t.bitPattern) &- Int32(bitPattern: magic.bitPattern)
+    let nf = t - magic
+    var r = clamped - nf * 0.693_359_375
+    r = r - nf * -2.121_944_4e-4
+    var p: Float = 1.987_569_15e-4
+    p = Float(1.398_199_95e-3).addingProduct(p, r)
+    p = Float(8.333_451_9e-3).addingProduct(p, r)
+    p = Float(4.166_579_59e-2).addingProduct(p, r)
+    p = Float(1.666_666_55e-1).addingProduct(p, r)
+    p = Float(5.000_000_12e-1).addingProduct(p, r)
+    let poly = (r + 1).addingProduct(p * r, r)
+    // n is in [-126, 0] here, so 2^n is one normal power of two.
+    let scale = Float(bitPattern: UInt32(bitPattern: (n &+ 127) << 23))
+    let result = poly * scale
+    return x < -87.33 ? 0 : (x != x ? x : result)
   }
 
   /// The natural logarithm for finite x > 0 (0 gives -infinity, infinity
