@@ -47,22 +47,23 @@ struct BlockPlan {
   }
 
   /// The same, handing each call a scratch buffer of `scratchBytes` bytes
-  /// (16-byte aligned) allocated once per block, not once per sample.
+  /// (16-byte aligned) allocated once per block, not once per sample; none
+  /// is allocated for 0.
   @inlinable
   func sampleSums(
     scratchBytes: Int, _ rowSum: (_ sample: Int, _ rows: Range<Int>, _ scratch: UnsafeMutableRawPointer) -> Double
   ) -> [Double] {
     var sums = [Double](repeating: 0, count: samples)
-    let bytes = max(scratchBytes, 16)
+    let bytes = scratchBytes
     if blocksPerSample > 0 {
       var partials = [Double](repeating: 0, count: blockCount)
       partials.withUnsafeMutableBufferPointer { out in
         forEachBlock(blockCount) { b in
-          let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
-          defer { scratch.deallocate() }
-          let sample = b / blocksPerSample
-          let first = (b % blocksPerSample) * rowsPerBlock
-          out[b] = rowSum(sample, first..<min(rows, first + rowsPerBlock), scratch)
+          withScratch(bytes) { scratch in
+            let sample = b / blocksPerSample
+            let first = (b % blocksPerSample) * rowsPerBlock
+            out[b] = rowSum(sample, first..<min(rows, first + rowsPerBlock), scratch)
+          }
         }
       }
       for s in 0..<samples {
@@ -73,14 +74,28 @@ struct BlockPlan {
     } else {
       sums.withUnsafeMutableBufferPointer { out in
         forEachBlock(blockCount) { b in
-          let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
-          defer { scratch.deallocate() }
-          for s in (b * samplesPerBlock)..<min(samples, (b + 1) * samplesPerBlock) {
-            out[s] = rowSum(s, 0..<rows, scratch)
+          withScratch(bytes) { scratch in
+            for s in (b * samplesPerBlock)..<min(samples, (b + 1) * samplesPerBlock) {
+              out[s] = rowSum(s, 0..<rows, scratch)
+            }
           }
         }
       }
     }
     return sums
+  }
+
+  /// Runs `body` with `bytes` of 16-byte aligned scratch; with none asked
+  /// for (most losses), with a small stack buffer instead of an allocation.
+  @inlinable @inline(__always)
+  func withScratch(_ bytes: Int, _ body: (UnsafeMutableRawPointer) -> Void) {
+    if bytes == 0 {
+      var unused = SIMD4<Float>()
+      withUnsafeMutableBytes(of: &unused) { body($0.baseAddress!) }
+      return
+    }
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
+    defer { scratch.deallocate() }
+    body(scratch)
   }
 }

@@ -69,13 +69,12 @@ enum FastMath {
     return x * p
   }
 
-  /// e^x. Inputs below -104 give 0 (or the nearest subnormal), above 88.7
-  /// +infinity; NaN gives NaN. No branch, no trap on any input.
+  /// The shared core of the exponentials: n = round(x / ln 2) and
+  /// e^(x - n ln 2) for an already clamped x, returned as (n, polynomial).
   @inlinable @inline(__always)
-  static func exp(_ x: Float) -> Float {
-    let clamped = x < -104 ? -104 : (x > 89 ? 89 : x)
-    // n = round(x / ln 2) through the 1.5 * 2^23 trick: the integer lands in
-    // the low mantissa bits, read without a (trapping) conversion.
+  static func expReduced(_ clamped: Float) -> (Int32, Float) {
+    // n through the 1.5 * 2^23 trick: the integer lands in the low mantissa
+    // bits, read without a (trapping) conversion.
     let magic: Float = 12_582_912
     let t = clamped * 1.442_695_04 + magic
     let n = Int32(bitPattern: t.bitPattern) &- Int32(bitPattern: magic.bitPattern)
@@ -91,36 +90,33 @@ enum FastMath {
     p = Float(4.166_579_59e-2).addingProduct(p, r)
     p = Float(1.666_666_55e-1).addingProduct(p, r)
     p = Float(5.000_000_12e-1).addingProduct(p, r)
-    let poly = (r + 1).addingProduct(p * r, r)
+    return (n, (r + 1).addingProduct(p * r, r))
+  }
+
+  /// 2^n for n in [-126, 127], a normal power of two.
+  @inlinable @inline(__always)
+  static func powerOfTwo(_ n: Int32) -> Float {
+    Float(bitPattern: UInt32(bitPattern: (n &+ 127) << 23))
+  }
+
+  /// e^x. Inputs below -104 give 0 (or the nearest subnormal), above 88.7
+  /// +infinity; NaN gives NaN. No branch, no trap on any input.
+  @inlinable @inline(__always)
+  static func exp(_ x: Float) -> Float {
+    let (n, poly) = expReduced(x < -104 ? -104 : (x > 89 ? 89 : x))
     // 2^n as two normal powers of two, so that n down to -252 (subnormal
     // results) and up to 254 scale without leaving the exponent range.
     let half = n >> 1
-    let s1 = Float(bitPattern: UInt32(bitPattern: (half &+ 127) << 23))
-    let s2 = Float(bitPattern: UInt32(bitPattern: ((n &- half) &+ 127) << 23))
-    let result = poly * s1 * s2
+    let result = poly * powerOfTwo(half) * powerOfTwo(n &- half)
     return x != x ? x : result
   }
 
   /// e^x for x <= 0, flushing results below 2^-126 to 0 (and NaN to NaN).
   @inlinable @inline(__always)
   static func expNonPositive(_ x: Float) -> Float {
-    let clamped = x < -87.33 ? -87.33 : (x > 0 ? 0 : x)
-    let magic: Float = 12_582_912
-    let t = clamped * 1.442_695_04 + magic
-    let n = Int32(bitPattern: t.bitPattern) &- Int32(bitPattern: magic.bitPattern)
-    let nf = t - magic
-    var r = clamped - nf * 0.693_359_375
-    r = r - nf * -2.121_944_4e-4
-    var p: Float = 1.987_569_15e-4
-    p = Float(1.398_199_95e-3).addingProduct(p, r)
-    p = Float(8.333_451_9e-3).addingProduct(p, r)
-    p = Float(4.166_579_59e-2).addingProduct(p, r)
-    p = Float(1.666_666_55e-1).addingProduct(p, r)
-    p = Float(5.000_000_12e-1).addingProduct(p, r)
-    let poly = (r + 1).addingProduct(p * r, r)
+    let (n, poly) = expReduced(x < -87.33 ? -87.33 : (x > 0 ? 0 : x))
     // n is in [-126, 0] here, so 2^n is one normal power of two.
-    let scale = Float(bitPattern: UInt32(bitPattern: (n &+ 127) << 23))
-    let result = poly * scale
+    let result = poly * powerOfTwo(n)
     return x < -87.33 ? 0 : (x != x ? x : result)
   }
 
