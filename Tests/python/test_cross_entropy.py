@@ -234,3 +234,39 @@ def test_cross_entropy_from_probs_matches_reference(axis, reduction):
     v, g = simloss.cross_entropy_from_probs(q, p, axis=axis, reduction=reduction, grad=True)
     np.testing.assert_allclose(v, ref.nll_from_probs(q, p, axis=axis, reduction=reduction), rtol=1e-13)
     np.testing.assert_allclose(g, ref.nll_from_probs_grad(q, p, axis=axis, reduction=reduction), rtol=1e-13)
+
+
+# Large segmentation batches take the class-strided kernel's other paths:
+# dense planes cut into rows of up to 512 positions (1600 -> 4 rows of 400;
+# 300 x 301 -> 210 rows of 430, several rows to a block and several blocks
+# to an image, each row's maxima taken during the sweep of the row before),
+# and a strided view that keeps image rows.
+@pytest.mark.parametrize("shape, view", [
+    ((2, 5, 40, 40), np.s_[...]),
+    ((1, 3, 300, 301), np.s_[...]),
+    ((2, 6, 40, 66), np.s_[:, :, ::2, 1::2]),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted, smoothing", [(False, 0.0), (True, 0.1)])
+def test_cross_entropy_large_segmentation(shape, view, dtype, weighted, smoothing):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.normal(0, 3, size=shape).astype(dtype)[view]
+    n, c, *rest = x.shape
+    y = rng.integers(0, c, size=(n, *rest))
+    y[rng.random(y.shape) < 0.2] = -100
+    # NaN logits of ignored positions reach neither the loss nor the gradient.
+    plane0 = x[:, 0]
+    plane0[y == -100] = np.nan
+    w = rng.uniform(0.2, 2.0, c).astype(dtype) if weighted else None
+    kwargs = dict(weight=w, label_smoothing=smoothing)
+    value, grad = simloss.cross_entropy(x, y, grad=True, **kwargs)
+    per = simloss.cross_entropy(x, y, reduction="none", **kwargs)
+    kwargs["weight"] = None if w is None else w.astype(np.float64)
+    xc = np.where(np.isnan(x), 0.0, x).astype(np.float64)
+    rtol = 1e-12 if dtype == np.float64 else 2e-6
+    assert value == pytest.approx(ref.cross_entropy(xc, y, **kwargs), rel=rtol)
+    np.testing.assert_allclose(per, ref.cross_entropy(xc, y, reduction="none", **kwargs), rtol=rtol, atol=1e-6)
+    expected_grad = ref.cross_entropy_grad(xc, y, **kwargs)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-10 if dtype == np.float64 else 1e-4,
+                               atol=1e-16 if dtype == np.float64 else 1e-9)
+    assert np.all(grad[np.broadcast_to((y == -100)[:, None], grad.shape)] == 0)

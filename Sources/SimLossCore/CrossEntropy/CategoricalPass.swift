@@ -29,28 +29,60 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     weights: ClassWeights, gradient: TensorView<T>?, options: CrossEntropyOptions
   ) {
     classes = layout.classes
-    geometry = RowGeometry(shape: layout.positionShape)
-    plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength * max(1, classes))
-    (x, xClassStride) = layout.positions(of: logits)
+    var (x, xClassStride) = layout.positions(of: logits)
+    var indices = indices
+    var soft = soft.map { layout.positions(of: $0) }
+    var gradient = gradient.map { layout.positions(of: $0) }
+    if xClassStride != 1, let tile = Self.positionTile(
+      x.shape, [x.strides] + [indices?.strides, soft?.0.strides, gradient?.0.strides].compactMap { $0 })
+    {
+      func retiled<E>(_ v: TensorView<E>) -> TensorView<E> {
+        TensorView(unchecked: v, shape: [v.shape[0], tile.rows, tile.length], strides: [v.strides[0], tile.length, 1])
+      }
+      x = retiled(x)
+      indices = indices.map(retiled)
+      soft = soft.map { (retiled($0.0), $0.1) }
+      gradient = gradient.map { (retiled($0.0), $0.1) }
+    }
+    geometry = RowGeometry(shape: x.shape)
+    // The class-strided kernel takes each row's maxima while it sweeps the
+    // row before, so its blocks hold several rows (8 of 512 positions for
+    // 21 classes).
+    plan = BlockPlan(
+      samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength * max(1, classes),
+      targetElements: xClassStride == 1 ? BlockPlan.targetElements : 8 * BlockPlan.targetElements)
+    (self.x, self.xClassStride) = (x, xClassStride)
     self.indices = indices
-    if let soft {
-      let (view, stride) = layout.positions(of: soft)
-      self.soft = view
-      softClassStride = stride
-    } else {
-      self.soft = nil
-      softClassStride = 0
-    }
-    if let gradient {
-      let (view, stride) = layout.positions(of: gradient)
-      self.gradient = view
-      gradientClassStride = stride
-    } else {
-      self.gradient = nil
-      gradientClassStride = 0
-    }
+    (self.soft, softClassStride) = soft ?? (nil, 0)
+    (self.gradient, gradientClassStride) = gradient ?? (nil, 0)
     self.weights = weights
     self.options = options
+  }
+
+  /// Rows for the class-strided kernel ((N, C, d1, ..., dk) logits) when
+  /// every operand's positions within a sample are dense: up to
+  /// `maxTileLength` positions, a divisor of their number, instead of the
+  /// last dimension. Each sweep over the classes then reads C runs of up to
+  /// 2 KB rather than C runs of one image row, which the hardware
+  /// prefetchers follow better, and a row's logits and gradient (C x 2 KB
+  /// each) stay in L2 between the sweeps. Nil when the positions are not
+  /// dense or the image rows are already as long.
+  @inlinable
+  static func positionTile(_ shape: [Int], _ strides: [[Int]]) -> (rows: Int, length: Int)? {
+    let maxTileLength = 512
+    guard shape.count >= 2 else { return nil }
+    for s in strides {
+      var dense = 1
+      for d in stride(from: shape.count - 1, through: 1, by: -1) {
+        if shape[d] != 1 && s[d] != dense { return nil }
+        dense &*= shape[d]
+      }
+    }
+    let positions = shape.dropFirst().reduce(1, &*)
+    guard positions > 0 else { return nil }
+    var length = Swift.min(positions, maxTileLength)
+    while positions % length != 0 { length &-= 1 }
+    return length > shape[shape.count - 1] ? (positions / length, length) : nil
   }
 
   // MARK: - Targets
@@ -299,31 +331,30 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0, gcs = gradientClassStride
     let ts = soft.map { geometry.rowStride($0.strides) } ?? 0, tcs = softClassStride
     // Scratch per position: A, B and the log-sum-exp in Double; the max,
-    // the sum of exponentials and the gradient factor in T, so that the
-    // loops over classes run at T's vector width. (A float32 sum of C
-    // exponentials, each <= 1, is within C ulp; the loss within 1e-6.)
+    // the sum of exponentials, the gradient factor and whether the position
+    // counts (1 or 0) in T, so that the loops over classes run at T's vector
+    // width. (A float32 sum of C exponentials, each <= 1, is within C ulp;
+    // the loss within 1e-6.)
     let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 3 * n)
     defer { scratch.deallocate() }
     let a = scratch, b = scratch + n, lse = scratch + 2 * n
-    let maxima = UnsafeMutablePointer<T>.allocate(capacity: 3 * n)
-    defer { maxima.deallocate() }
-    let sum = maxima + n, factor = maxima + 2 * n
+    let buffers = UnsafeMutablePointer<T>.allocate(capacity: 5 * n)
+    defer { buffers.deallocate() }
+    let sum = buffers, factor = buffers + n, counts = buffers + 2 * n
+    var maxima = buffers + 3 * n, nextMaxima = buffers + 4 * n
     let targets = UnsafeMutablePointer<Int>.allocate(capacity: n)
     defer { targets.deallocate() }
-    var total = 0.0
-    for r in rows {
-      let x0 = x.origin + geometry.offset(strides: x.strides, sample: sample, row: r)
-      let g0 = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
-      let t0 = soft.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
-      rowTargets(sample: sample, row: r, into: targets)
-      for i in 0..<n {
-        if soft != nil { targets[i] = 0 }
-        maxima[i] = x0[S.offset(i, xs)]
-        sum[i] = 0
-        factor[i] = 0
-        a[i] = 0
-        b[i] = 0
-      }
+    func rowOrigin<E>(_ view: TensorView<E>, _ r: Int) -> UnsafeMutablePointer<E> {
+      view.origin + geometry.offset(strides: view.strides, sample: sample, row: r)
+    }
+    // The maxima of the block's first row. Each later row's are taken
+    // during the exponential sweep of the row before it: that sweep is
+    // compute-bound, and its loads of the next row's logits overlap the
+    // memory latency that a sweep of its own would wait on. (The last row
+    // takes its own, already cached, maxima into a throwaway buffer.)
+    if !rows.isEmpty {
+      let x0 = rowOrigin(x, rows.lowerBound)
+      for i in 0..<n { maxima[i] = x0[S.offset(i, xs)] }
       for c in 1..<max(1, classes) {
         let xc = x0 + c &* cs
         for i in 0..<n {
@@ -331,17 +362,40 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
           maxima[i] = v > maxima[i] ? v : maxima[i]
         }
       }
+    }
+    var total = 0.0
+    for r in rows {
+      defer { swap(&maxima, &nextMaxima) }
+      let x0 = rowOrigin(x, r)
+      let g0 = gradient.map { rowOrigin($0, r) }
+      let t0 = soft.map { rowOrigin($0, r) }
+      let xNext = r &+ 1 < rows.upperBound ? rowOrigin(x, r &+ 1) : x0
+      rowTargets(sample: sample, row: r, into: targets)
+      for i in 0..<n {
+        if soft != nil { targets[i] = 0 }
+        counts[i] = targets[i] >= 0 ? 1 : 0
+        nextMaxima[i] = xNext[S.offset(i, xs)]
+        sum[i] = 0
+        a[i] = 0
+        b[i] = 0
+      }
       for c in 0..<classes {
-        let xc = x0 + c &* cs
+        let xc = x0 + c &* cs, xn = xNext + c &* cs
         if let g0 {
           let gc = g0 + c &* gcs
           for i in 0..<n {
             let e = T.fastExpNonPositive(xc[S.offset(i, xs)] - maxima[i])
             gc[S.offset(i, gs)] = e
             sum[i] += e
+            let v = xn[S.offset(i, xs)]
+            nextMaxima[i] = v > nextMaxima[i] ? v : nextMaxima[i]
           }
         } else {
-          for i in 0..<n { sum[i] += T.fastExpNonPositive(xc[S.offset(i, xs)] - maxima[i]) }
+          for i in 0..<n {
+            sum[i] += T.fastExpNonPositive(xc[S.offset(i, xs)] - maxima[i])
+            let v = xn[S.offset(i, xs)]
+            nextMaxima[i] = v > nextMaxima[i] ? v : nextMaxima[i]
+          }
         }
         // Coefficients: probabilities, or the smoothing share of indices.
         let wc = w[c]
@@ -375,9 +429,10 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
         if !out.isEmpty { out[(sample &* geometry.rows &+ r) &* n &+ i] = loss }
       }
       total += rowTotal
+      // g_c = scale (A e_c / S - a_c); an ignored position gets 0, even
+      // where its logits are NaN.
       guard let g0 else { continue }
-      // g_c = scale (A e_c / S - a_c); an ignored position gets 0.
-      for i in 0..<n { factor[i] = (soft != nil || targets[i] >= 0) ? T(scale * a[i] / sum[i].asDouble) : 0 }
+      for i in 0..<n { factor[i] = counts[i] != 0 ? T(scale * a[i] / sum[i].asDouble) : 0 }
       for c in 0..<classes {
         let gc = g0 + c &* gcs
         let wc = w[c]
@@ -386,10 +441,14 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
           for i in 0..<n {
             gc[S.offset(i, gs)] = factor[i] * gc[S.offset(i, gs)] - T(scale * wc * ((1 - eps) * tc[S.offset(i, ts)].asDouble + uniform))
           }
-        } else {
+        } else if eps > 0 {
           let ku = T(scale * uniform * wc)
           for i in 0..<n {
-            gc[S.offset(i, gs)] = targets[i] >= 0 ? factor[i] * gc[S.offset(i, gs)] - ku : 0
+            gc[S.offset(i, gs)] = counts[i] != 0 ? factor[i] * gc[S.offset(i, gs)] - ku : 0
+          }
+        } else {
+          for i in 0..<n {
+            gc[S.offset(i, gs)] = counts[i] != 0 ? factor[i] * gc[S.offset(i, gs)] : 0
           }
         }
       }

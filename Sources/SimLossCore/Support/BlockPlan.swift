@@ -21,20 +21,22 @@ struct BlockPlan {
   /// is amortised, small enough to balance two to dozens of threads.
   @usableFromInline static var targetElements: Int { 16_384 }
 
+  /// `targetElements` other than the default suits a kernel that gains
+  /// from more rows per block (one that pipelines row after row).
   @inlinable
-  init(samples: Int, rows: Int, rowLength: Int) {
+  init(samples: Int, rows: Int, rowLength: Int, targetElements: Int = Self.targetElements) {
     self.samples = samples
     self.rows = rows
     let perSample = rows * rowLength
-    if perSample >= Self.targetElements && rows > 1 {
-      rowsPerBlock = max(1, Self.targetElements / rowLength)
+    if perSample >= targetElements && rows > 1 {
+      rowsPerBlock = max(1, targetElements / rowLength)
       blocksPerSample = (rows + rowsPerBlock - 1) / rowsPerBlock
       samplesPerBlock = 0
       blockCount = samples * blocksPerSample
     } else {
       rowsPerBlock = rows
       blocksPerSample = 0
-      samplesPerBlock = max(1, Self.targetElements / max(1, perSample))
+      samplesPerBlock = max(1, targetElements / max(1, perSample))
       blockCount = (samples + samplesPerBlock - 1) / samplesPerBlock
     }
   }
