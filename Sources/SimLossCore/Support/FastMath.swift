@@ -70,54 +70,63 @@ enum FastMath {
   }
 
   /// The shared core of the exponentials: n = round(x / ln 2) and
-  /// e^(x - n ln 2) for an already clamped x, returned as (n, polynomial).
+  /// e^(x - n ln 2) for an already clamped x, returned as (n + 127, the
+  /// polynomial): n biased as a float exponent, ready for `powerOfTwo`.
+  /// Every step but the last is a fused multiply-add (Swift never
+  /// contracts a * b + c by itself, and the unfused form costs twice the
+  /// instructions in the loops that are bound by this function).
   @inlinable @inline(__always)
   static func expReduced(_ clamped: Float) -> (Int32, Float) {
     // n through the 1.5 * 2^23 trick: the integer lands in the low mantissa
-    // bits, read without a (trapping) conversion.
+    // bits, read without a (trapping) conversion, with the exponent bias
+    // folded into the same subtraction.
     let magic: Float = 12_582_912
-    let t = clamped * 1.442_695_04 + magic
-    let n = Int32(bitPattern: t.bitPattern) &- Int32(bitPattern: magic.bitPattern)
+    let t = magic.addingProduct(clamped, 1.442_695_04)
+    let biased = Int32(bitPattern: t.bitPattern) &- (Int32(bitPattern: magic.bitPattern) &- 127)
     let nf = t - magic
-    // r = x - n ln 2 in two pieces, exact for |n| < 2^9.
-    var r = clamped - nf * 0.693_359_375
-    r = r - nf * -2.121_944_4e-4
-    // Horner steps as fused multiply-adds: Swift never contracts a * b + c
-    // by itself, and the unfused form costs twice the instructions.
+    // r = x - n ln 2 in two pieces, exact for |n| < 2^9 (n x the first
+    // piece is exact, so fusing changes nothing there).
+    var r = clamped.addingProduct(nf, -0.693_359_375)
+    r = r.addingProduct(nf, 2.121_944_4e-4)
     var p: Float = 1.987_569_15e-4
     p = Float(1.398_199_95e-3).addingProduct(p, r)
     p = Float(8.333_451_9e-3).addingProduct(p, r)
     p = Float(4.166_579_59e-2).addingProduct(p, r)
     p = Float(1.666_666_55e-1).addingProduct(p, r)
     p = Float(5.000_000_12e-1).addingProduct(p, r)
-    return (n, (r + 1).addingProduct(p * r, r))
+    return (biased, (r + 1).addingProduct(p * r, r))
   }
 
-  /// 2^n for n in [-126, 127], a normal power of two.
+  /// 2^(biased - 127) for biased in [1, 254], a normal power of two.
   @inlinable @inline(__always)
-  static func powerOfTwo(_ n: Int32) -> Float {
-    Float(bitPattern: UInt32(bitPattern: (n &+ 127) << 23))
+  static func powerOfTwo(biased: Int32) -> Float {
+    Float(bitPattern: UInt32(bitPattern: biased << 23))
   }
 
   /// e^x. Inputs below -104 give 0 (or the nearest subnormal), above 88.7
   /// +infinity; NaN gives NaN. No branch, no trap on any input.
   @inlinable @inline(__always)
   static func exp(_ x: Float) -> Float {
-    let (n, poly) = expReduced(x < -104 ? -104 : (x > 89 ? 89 : x))
+    let (biased, poly) = expReduced(x < -104 ? -104 : (x > 89 ? 89 : x))
     // 2^n as two normal powers of two, so that n down to -252 (subnormal
     // results) and up to 254 scale without leaving the exponent range.
+    let n = biased &- 127
     let half = n >> 1
-    let result = poly * powerOfTwo(half) * powerOfTwo(n &- half)
+    let result = poly * powerOfTwo(biased: half &+ 127) * powerOfTwo(biased: n &- half &+ 127)
     return x != x ? x : result
   }
 
-  /// e^x for x <= 0, flushing results below 2^-126 to 0 (and NaN to NaN).
+  /// e^x for x <= 0, flushing results below 2^-126 to 0; NaN gives NaN.
+  /// (x - max in a softmax, -|z| in a sigmoid: never positive, so only the
+  /// lower clamp is needed. It is written so that it compiles to one max
+  /// instruction that passes a NaN through, and the NaN then propagates
+  /// through the arithmetic.)
   @inlinable @inline(__always)
   static func expNonPositive(_ x: Float) -> Float {
-    let (n, poly) = expReduced(x < -87.33 ? -87.33 : (x > 0 ? 0 : x))
-    // n is in [-126, 0] here, so 2^n is one normal power of two.
-    let result = poly * powerOfTwo(n)
-    return x < -87.33 ? 0 : (x != x ? x : result)
+    let (biased, poly) = expReduced(x < -87.33 ? -87.33 : x)
+    // n is in [-126, 0] for x <= 0, so 2^n is one normal power of two.
+    let result = poly * powerOfTwo(biased: biased)
+    return x < -87.33 ? 0 : result
   }
 
   /// The natural logarithm for finite x > 0 (0 gives -infinity, infinity
