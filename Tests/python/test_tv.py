@@ -64,3 +64,24 @@ def test_tv_properties():
 def test_tv_rejects_rank_3():
     with pytest.raises(ValueError, match=r"x: expected rank 4 \(N, C, H, W\), got rank 3"):
         simloss.tv(np.zeros((2, 3, 4)))
+
+
+# Rows of more than 8 float32 pixels take an explicit 8-lane kernel whose
+# last vector overlaps the one before it (widths 9, 33, 255 leave 0, 0 and
+# 6 differences beyond a multiple of 8; 256 none).
+@pytest.mark.parametrize("shape", [(2, 3, 7, 255), (1, 2, 5, 9), (2, 1, 6, 33), (1, 1, 4, 256), (1, 1, 1, 40)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_tv_anisotropic_wide_rows_value_and_gradient(shape, dtype, reduction):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.random(shape).astype(dtype)
+    for j in range(0, shape[-1] - 1, 5):  # equal neighbours: sign 0
+        x[..., j + 1] = x[..., j]
+    value, g = simloss.tv(x, reduction=reduction, grad=True)
+    assert value == pytest.approx(ref.tv(x, "anisotropic", reduction=reduction), rel=2e-7 if dtype == np.float32 else 1e-13)
+    np.testing.assert_allclose(g, ref.tv_anisotropic_grad(x, reduction), rtol=1e-7, atol=0)
+    # The same image through the strided (scalar) kernel: bitwise equal.
+    wide = np.zeros(shape[:-1] + (2 * shape[-1],), dtype)
+    wide[..., ::2] = x
+    v2, g2 = simloss.tv(wide[..., ::2], reduction=reduction, grad=True)
+    assert v2 == value and np.array_equal(g2, g)

@@ -123,11 +123,18 @@ struct TotalVariationPass<T: SimLossFloat> {
     let right = scratch + 2 * width, terms = scratch + 3 * width
     var total = 0.0
     var previous = -2
+    @inline(__always) func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+      UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
     for r in rows {
       let (xr, gr, hasUp, hasDown) = rowPointers(sample: sample, row: r)
       let carried = hasUp && previous == r - 1
       if carried { swap(&down, &above) }
       switch (gradient != nil, dense) {
+      case (true, true) where width > 8 && T.self == Float.self:
+        anisotropicFloatRow(On.self, f(xr), sy, f(gr), width, hasUp, hasDown, carried, f(right), f(down), f(above), f(terms), scale)
+      case (false, true) where width > 8 && T.self == Float.self:
+        anisotropicFloatRow(Off.self, f(xr), sy, f(gr), width, hasUp, hasDown, carried, f(right), f(down), f(above), f(terms), scale)
       case (true, true):
         Self.anisotropicRow(UnitStep.self, On.self, xr, 1, sy, gr, 1, width, hasUp, hasDown, carried, right, down, above, terms, scale)
       case (true, false):
@@ -248,5 +255,79 @@ struct TotalVariationPass<T: SimLossFloat> {
     let first = pixel(0, left: false, right: true)
     let interior = laneSum(last &- 1) { k in pixel(k &+ 1, left: true, right: true) }
     return (first + interior) + pixel(last, left: true, right: false)
+  }
+}
+
+/// `TotalVariationPass.anisotropicRow` for a dense float32 row of more than
+/// 8 pixels, in explicit 8-lane vectors (float32 only: SIMD code generic
+/// over T is not specialised into vector instructions). Each loop ends on a
+/// vector that overlaps the one before it, storing the same values twice,
+/// rather than on scalar iterations: the compiler's vectorisation of
+/// `anisotropicRow` left 15 scalar iterations on a 255-difference row, as
+/// long as its vector body (1.09 -> 0.74 ms on 8x3x256x256, one thread).
+/// Same terms and signs as `anisotropicRow`, bit for bit.
+@inlinable @inline(__always)
+func anisotropicFloatRow<Writes: Flag>(
+  _: Writes.Type, _ xr: UnsafeMutablePointer<Float>, _ sy: Int, _ gr: UnsafeMutablePointer<Float>, _ width: Int,
+  _ hasUp: Bool, _ hasDown: Bool, _ carried: Bool,
+  _ right: UnsafeMutablePointer<Float>, _ down: UnsafeMutablePointer<Float>, _ above: UnsafeMutablePointer<Float>,
+  _ terms: UnsafeMutablePointer<Float>, _ scale: Double
+) {
+  typealias V = SIMD8<Float>
+  @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+  @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+  @inline(__always) func magnitude(_ d: V) -> V { d.replacing(with: -d, where: d .< 0) }
+  @inline(__always) func sign(_ d: V) -> V {
+    V(repeating: 0).replacing(with: 1, where: d .> 0) - V(repeating: 0).replacing(with: 1, where: d .< 0)
+  }
+  /// Runs body(w) at w = first, first + 8, ..., and last at count - 8.
+  @inline(__always) func vectors(_ first: Int, _ end: Int, _ body: (Int) -> Void) {
+    var w = first
+    while w &+ 8 <= end {
+      body(w)
+      w &+= 8
+    }
+    if w < end { body(end &- 8) }
+  }
+  let last = width &- 1
+  let below = xr + sy, over = xr - sy
+  if hasDown {
+    vectors(0, last) { w in
+      let v = load(xr + w)
+      let dx = load(xr + (w &+ 1)) - v, dy = load(below + w) - v
+      store(magnitude(dx) + magnitude(dy), terms + w)
+      if Writes.isOn {
+        store(sign(dx), right + w)
+        store(sign(dy), down + w)
+      }
+    }
+    let dy = below[last] - xr[last]
+    terms[last] = abs(dy)
+    if Writes.isOn {
+      right[last] = 0
+      down[last] = (dy > 0 ? 1 : 0) - (dy < 0 ? 1 : 0)
+    }
+  } else {
+    vectors(0, last) { w in
+      let dx = load(xr + (w &+ 1)) - load(xr + w)
+      store(magnitude(dx), terms + w)
+      if Writes.isOn {
+        store(sign(dx), right + w)
+        store(V(repeating: 0), down + w)
+      }
+    }
+    terms[last] = 0
+    if Writes.isOn { right[last] = 0; down[last] = 0 }
+  }
+  guard Writes.isOn else { return }
+  if hasUp && !carried {
+    vectors(0, width) { w in store(sign(load(xr + w) - load(over + w)), above + w) }
+  } else if !hasUp {
+    vectors(0, width) { w in store(V(repeating: 0), above + w) }
+  }
+  let c = Float(scale)
+  gr[0] = c * ((above[0] - down[0]) - right[0])
+  vectors(1, width) { w in
+    store(c * ((load(above + w) - load(down + w)) + (load(right + (w &- 1)) - load(right + w))), gr + w)
   }
 }

@@ -48,6 +48,20 @@ def tv(x, kind="anisotropic", eps=1e-8, reduction="mean"):
     return {"mean": v.mean(), "sum": v.sum(), "none": v}[reduction]
 
 
+def tv_anisotropic_grad(x, reduction="mean"):
+    """The gradient of anisotropic TV: each forward difference d = b - a
+    adds sign(d) to b and subtracts it from a (sign(0) = 0)."""
+    x = np.asarray(x, np.float64)
+    g = np.zeros_like(x)
+    sx = np.sign(x[..., :, 1:] - x[..., :, :-1])
+    sy = np.sign(x[..., 1:, :] - x[..., :-1, :])
+    g[..., :, 1:] += sx
+    g[..., :, :-1] -= sx
+    g[..., 1:, :] += sy
+    g[..., :-1, :] -= sy
+    return g / x.shape[0] if reduction == "mean" else g
+
+
 def central_difference(f, x, indices, h=1e-6):
     """d f / d x at the given flat indices, by central differences."""
     x = np.array(x, dtype=np.float64)
