@@ -113,7 +113,10 @@ enum LogitsTerm: BinaryTerm {
     let softplusMinusX = (x < 0 ? -x : 0) + log1pe
     let sigmoidX = x >= 0 ? sigmoidAbs : sigmoidMinusAbs
     let sigmoidMinusX = x >= 0 ? sigmoidMinusAbs : sigmoidAbs
-    let value = (1 - y) * x + (1 + (q - 1) * y) * softplusMinusX
+    // 1 + (q - 1) y, written so that without pos_weight (q the constant 1)
+    // it folds away: 0 * y is not 0 to the compiler (y may be NaN).
+    let coefficient = q == 1 ? 1 : 1 + (q - 1) * y
+    let value = (1 - y) * x + coefficient * softplusMinusX
     return (value, (1 - y) * sigmoidX - q * y * sigmoidMinusX)
   }
 }
