@@ -172,6 +172,28 @@ struct SSIMErrorTests {
     #expect(testingMatlabDownsampleFactor(height: 512, width: 512) == 2)
   }
 
+  @Test("the MS-SSIM gradient step: scale, then the pyramid transpose, mirrored ends included, bitwise")
+  func scaleAddHalveTranspose() {
+    for (h, w) in [(1, 1), (2, 3), (5, 4), (7, 9), (16, 16)] {
+      let h2 = (h + 1) / 2, w2 = (w + 1) / 2
+      let g = (0..<(h2 * w2)).map { Double($0 % 7) * 0.37 - 1.1 }
+      let acc = (0..<(h * w)).map { Double($0 % 5) * 0.29 + 0.013 }
+      let scale = 0.731
+      // The definition, one element of g at a time: halve's reads of
+      // rows 2i, min(2i + 1, h - 1) and columns 2j, min(2j + 1, w - 1).
+      var expected = acc.map { $0 * scale }
+      for i in 0..<h2 {
+        for j in 0..<w2 {
+          let v = 0.25 * g[i * w2 + j]
+          for r in [2 * i, min(2 * i + 1, h - 1)] {
+            for c in [2 * j, min(2 * j + 1, w - 1)] { expected[r * w + c] += v }
+          }
+        }
+      }
+      #expect(testingScaleAddHalveTranspose(g, height: h, width: w, acc: acc, scale: scale) == expected, "\(h) x \(w)")
+    }
+  }
+
   @Test("padding indices are numpy's reflect and symmetric, at any distance")
   func paddingIndices() {
     // np.pad(np.arange(3.), (7, 7), mode=...)

@@ -147,23 +147,47 @@ func halve(
   }
 }
 
-/// Adds the transpose of `halve` applied to g (ceil(h/2) x ceil(w/2),
-/// dense) to acc (h x w, dense).
-func addHalveTranspose(
-  _ g: UnsafePointer<Double>, height h: Int, width w: Int, into acc: UnsafeMutablePointer<Double>
+/// acc (h x w, dense) = scale * acc + the transpose of `halve` applied to
+/// g (ceil(h/2) x ceil(w/2), dense), in one pass. Each element of acc
+/// receives 0.25 g of one coarse element: once, or, mirrored at the end of
+/// an odd side, twice (four times in the corner), added one at a time.
+func scaleAddHalveTranspose(
+  _ g: UnsafePointer<Double>, height h: Int, width w: Int, into acc: UnsafeMutablePointer<Double>,
+  scale: Double
 ) {
-  let h2 = halvedSide(h), w2 = halvedSide(w)
-  for i in 0..<h2 {
-    let a0 = acc + (2 &* i) &* w
-    let a1 = acc + min(2 &* i &+ 1, h &- 1) &* w
-    let gr = g + i &* w2
-    for j in 0..<w2 {
-      let v = 0.25 * gr[j]
-      let c0 = 2 &* j, c1 = min(c0 &+ 1, w &- 1)
-      a0[c0] += v
-      a1[c0] += v
-      a0[c1] += v
-      a1[c1] += v
+  let w2 = halvedSide(w), pairs = w / 2
+  for r in 0..<h {
+    // The last row of an odd height is both rows of its coarse row.
+    let twice = r == h &- 1 && h & 1 == 1
+    let a = acc + r &* w
+    let gr = g + (r / 2) &* w2
+    if twice {
+      for j in 0..<pairs {
+        let v = 0.25 * gr[j]
+        let c0 = 2 &* j, c1 = c0 &+ 1
+        a[c0] = a[c0] * scale + v + v
+        a[c1] = a[c1] * scale + v + v
+      }
+    } else {
+      for j in 0..<pairs {
+        let v = 0.25 * gr[j]
+        let c0 = 2 &* j, c1 = c0 &+ 1
+        a[c0] = a[c0] * scale + v
+        a[c1] = a[c1] * scale + v
+      }
+    }
+    if w2 > pairs {
+      // The last column of an odd width: both columns of its coarse column.
+      let v = 0.25 * gr[pairs]
+      let c = w &- 1
+      a[c] = twice ? a[c] * scale + v + v + v + v : a[c] * scale + v + v
     }
   }
+}
+
+/// Zeroes columns width ..< stride of `height` rows `stride` apart (the
+/// padding the SSIM kernel reads past the end of a row).
+func zeroPadding(_ rows: UnsafeMutablePointer<Double>, height: Int, width: Int, stride: Int) {
+  guard stride > width else { return }
+  for r in 0..<height { (rows + r &* stride + width).update(repeating: 0, count: stride &- width) }
 }

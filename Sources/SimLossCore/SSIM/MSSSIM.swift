@@ -188,8 +188,9 @@ func msSSIMPlanes<T: SimLossFloat>(
     gradientOffsets.append(total)
     if wantsGradient { total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", heights[j], widths[j])]) }
   }
-  let kernelOffset = total
-  total = try scratchSum("MS-SSIM", [total, try geometries[0].kernelScratchCount(gradient: wantsGradient)])
+  // The kernel's rows 64-byte aligned, as the pyramid's (the block is).
+  let kernelOffset = roundUp8(total)
+  total = try scratchSum("MS-SSIM", [kernelOffset, try geometries[0].kernelScratchCount(gradient: wantsGradient)])
   let rowOffset = total
   total = try scratchSum("MS-SSIM", [total, input.rowScratchCount])
   let transposeOffset = total
@@ -222,7 +223,12 @@ func msSSIMPlanes<T: SimLossFloat>(
   planeValues.withUnsafeMutableBufferPointer { valuesOut in
     failed.withUnsafeMutableBufferPointer { failedOut in
       forEachBlock(planes) { p in
-        guard let scratch = Scratch<Double>.allocate(blockScratch), let slots = Scratch<Int>.allocate(2 * win + 2) else {
+        // Not zeroed: every element is written before it is read (the
+        // pyramid's padding columns are zeroed below, the kernel zeroes its
+        // own), and 64-byte aligned (Scratch.swift).
+        guard let scratch = Scratch<Double>.allocateUninitialized(blockScratch),
+          let slots = Scratch<Int>.allocate(2 * win + 2)
+        else {
           failedOut[p] = true
           return
         }
@@ -244,6 +250,8 @@ func msSSIMPlanes<T: SimLossFloat>(
           input.row(of: input.x, n: n, c: c, h: r, into: xLevel(0) + r * ws0, buffers: s + rowOffset)
           input.row(of: input.y, n: n, c: c, h: r, into: yLevel(0) + r * ws0, buffers: s + rowOffset)
         }
+        zeroPadding(xLevel(0), height: heights[0], width: widths[0], stride: ws0)
+        zeroPadding(yLevel(0), height: heights[0], width: widths[0], stride: ws0)
         var terms = [Double](repeating: 0, count: levels)
         for j in 0..<levels {
           let g = geometries[j]
@@ -251,17 +259,16 @@ func msSSIMPlanes<T: SimLossFloat>(
             let prev = geometries[j - 1]
             halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
             halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
+            zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
+            zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
           }
           let last = j == levels - 1
           let levelGradient = s + gradientOffsets[j]
           let xs = xLevel(j), ys = yLevel(j)
           let sums = ssimBand(
             g, constants,
-            loadRow: { r, xd, yd in
-              xd.update(from: xs + r * g.stride, count: g.wp)
-              yd.update(from: ys + r * g.stride, count: g.wp)
-            },
-            sumRows: 0..<g.ho, writesMap: false, mapRow: { _, _ in },
+            loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
+            sumRows: 0..<g.ho, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
             gradientRows: wantsGradient ? 0..<g.hp : 0..<0, target: last ? .ssim : .cs, gradientScale: 1,
             scratch: s + kernelOffset, slots: slots.base,
             gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
@@ -287,9 +294,11 @@ func msSSIMPlanes<T: SimLossFloat>(
           }
           let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
           let levelGradient = s + gradientOffsets[j]
-          for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
           if j < levels - 1 {
-            addHalveTranspose(s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient)
+            scaleAddHalveTranspose(
+              s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
+          } else {
+            for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
           }
         }
         var full = UnsafePointer(s + gradientOffsets[0])

@@ -22,3 +22,18 @@ package func testingSSIMBandRows(ho: Int, wo: Int) -> Int { ssimBandRows(ho: ho,
 /// numpy "reflect" and "symmetric" padding indices.
 package func testingReflectIndex(_ i: Int, _ n: Int) -> Int { reflectIndex(i, n) }
 package func testingSymmetricIndex(_ i: Int, _ n: Int) -> Int { symmetricIndex(i, n) }
+
+/// `scaleAddHalveTranspose` on arrays: scale * acc (h x w) plus the
+/// transpose of the MS-SSIM pyramid step applied to g (ceil(h/2) x ceil(w/2)).
+package func testingScaleAddHalveTranspose(_ g: [Double], height h: Int, width w: Int, acc: [Double], scale: Double)
+  -> [Double]
+{
+  precondition(g.count == halvedSide(h) * halvedSide(w) && acc.count == h * w)
+  var out = acc
+  g.withUnsafeBufferPointer { gp in
+    out.withUnsafeMutableBufferPointer { op in
+      scaleAddHalveTranspose(gp.baseAddress!, height: h, width: w, into: op.baseAddress!, scale: scale)
+    }
+  }
+  return out
+}

@@ -211,7 +211,11 @@ func ssimPlanes<T: SimLossFloat>(
       failed.withUnsafeMutableBufferPointer { failedOut in
         forEachBlock(group * bands) { block in
           let p = base + block / bands, b = block % bands
-          guard let scratch = Scratch<Double>.allocate(blockScratch), let slots = Scratch<Int>.allocate(2 * win + 2) else {
+          // Not zeroed: the kernel and the row readers write every element
+          // before they read it.
+          guard let scratch = Scratch<Double>.allocateUninitialized(blockScratch),
+            let slots = Scratch<Int>.allocate(2 * win + 2)
+          else {
             failedOut[p * bands + b] = true
             return
           }
@@ -247,6 +251,7 @@ func ssimPlanes<T: SimLossFloat>(
             loadRow: { r, xd, yd in
               paddedRow(input.x, r, xd)
               paddedRow(input.y, r, yd)
+              return (UnsafePointer(xd), UnsafePointer(yd))
             },
             sumRows: i0..<i1, writesMap: mapIO != nil,
             mapRow: { i, values in mapIO!.writeRow(n: n, c: c, h: i, from: values) },

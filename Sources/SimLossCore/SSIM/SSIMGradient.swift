@@ -9,8 +9,9 @@
 //  2. deterministic: fixed-order sums over taps, the same in every band;
 //  3. speed: the coefficients are formed in registers straight from the
 //     forward statistics; the transposed filters run on three rows at once,
-//     and the backward vertical pass gathers from a ring of the last `win`
-//     rows, so each gradient row is written once and no map is stored.
+//     and the backward vertical pass gathers two gradient rows at a time
+//     from a ring of the last win + 1 transposed rows, so each gradient row
+//     is written once and no map is stored.
 //
 // With A1 = 2 mu_x mu_y + C1, A2 = 2 sigma_xy + C2, B1 = mu_x^2 + mu_y^2 + C1,
 // B2 = sigma_x^2 + sigma_y^2 + C2, D = B1 B2, kappa = NP/(NP-1) or 1,
@@ -92,5 +93,54 @@ func gatherGradientRow(
     let yv = Lanes(lowHalf: load4(row + (5 &* q &+ 4)), highHalf: load4(row + (5 &* q &+ 24)))
     store8(madd(madd(ga, xv, gb + gb), yv, gc), out + q)
     q &+= 8
+  }
+}
+
+/// `gatherGradientRow` for two consecutive gradient rows i - 1 and i at
+/// once: they share win - 1 transposed rows, so each ring row is loaded
+/// once for both (the ring does not fit in L1; the single-row pass is bound
+/// by its loads from L2). `slots[t]` (t = 0 ... win) is the offset of the
+/// slot of row i - t; `earlier` and `later` are the interleaved input
+/// slots of rows i - 1 and i. Each output is computed with the operations
+/// of `gatherGradientRow`, in the same order (from zero, tap 0 first), so
+/// it is bitwise the same. Four columns per step.
+@inline(__always)
+func gatherGradientRows2(
+  ring: UnsafePointer<Double>, slots: UnsafePointer<Int>, taps: UnsafePointer<Double>, win: Int,
+  earlier: UnsafePointer<Double>, later: UnsafePointer<Double>, columns: Int,
+  into outEarlier: UnsafeMutablePointer<Double>, _ outLater: UnsafeMutablePointer<Double>
+) {
+  var q = 0
+  while q < columns {
+    // Ring row i feeds row i only (its tap 0).
+    var p = ring + (slots[0] &+ 3 &* q)
+    var g = Lanes4(repeating: taps[0])
+    var la = madd4(Lanes4(), g, load4(p)), lb = madd4(Lanes4(), g, load4(p + 4))
+    var lc = madd4(Lanes4(), g, load4(p + 8))
+    var ea = Lanes4(), eb = Lanes4(), ec = Lanes4()
+    var t = 1
+    while t < win {
+      p = ring + (slots[t] &+ 3 &* q)
+      g = Lanes4(repeating: taps[t])
+      let h = Lanes4(repeating: taps[t &- 1])
+      let a = load4(p), b = load4(p + 4), c = load4(p + 8)
+      la = madd4(la, g, a)
+      lb = madd4(lb, g, b)
+      lc = madd4(lc, g, c)
+      ea = madd4(ea, h, a)
+      eb = madd4(eb, h, b)
+      ec = madd4(ec, h, c)
+      t &+= 1
+    }
+    // Ring row i - win feeds row i - 1 only (its last tap).
+    p = ring + (slots[win] &+ 3 &* q)
+    g = Lanes4(repeating: taps[win &- 1])
+    ea = madd4(ea, g, load4(p))
+    eb = madd4(eb, g, load4(p + 4))
+    ec = madd4(ec, g, load4(p + 8))
+    let o = 5 &* q
+    store4(madd4(madd4(la, load4(later + o), lb + lb), load4(later + (o &+ 4)), lc), outLater + q)
+    store4(madd4(madd4(ea, load4(earlier + o), eb + eb), load4(earlier + (o &+ 4)), ec), outEarlier + q)
+    q &+= 4
   }
 }

@@ -12,10 +12,12 @@
 //     band's bounds; sums run over fixed lanes and rows in order;
 //  4. speed: per pair of output rows, one vertical pass of the five
 //     moments; per output row, one horizontal pass fused with the formula,
-//     and (with a gradient) one transposed horizontal pass and one gathered
-//     vertical pass; input rows stream through a ring of win + 1 rows, so a
-//     band never copies its input and its scratch (a few hundred KiB for
-//     512-pixel rows) stays in cache.
+//     and (with a gradient) one transposed horizontal pass, and per pair of
+//     gradient rows one gathered vertical pass (the pair shares win - 1
+//     transposed rows, loaded once: 6% off a forward+backward pass); input
+//     rows stream through a ring of win + 1 rows (win + 2 with a gradient),
+//     so a band never copies its input and its scratch (a few hundred KiB
+//     for 512-pixel rows) stays in cache.
 //
 //   SSIM = ((2 mu_x mu_y + C1)(2 sigma_xy + C2)) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))
 //   cs   = (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2)
@@ -29,9 +31,13 @@ struct SSIMPlaneGeometry {
   /// Row stride (in Doubles) of input and moment rows, a multiple of 8:
   /// every 8-column step of the horizontal pass reads at most column wp + 6.
   let stride: Int
-  /// Row stride of the zero-framed coefficient rows (win - 1 zeros, wo
-  /// values, zeros), read up to column wp + win + 5.
+  /// Row stride of the zero-framed coefficient rows (`coefficientLead`
+  /// zeros, wo values, zeros), read from column coefficientLead - (win - 1)
+  /// up to coefficientLead + wp + 6.
   let coefficientStride: Int
+  /// Zeros before a coefficient row's values (at least win - 1, and a
+  /// multiple of 8, so that the rows' stores are 64-byte aligned).
+  let coefficientLead: Int
 
   init(hp: Int, wp: Int, win: Int) {
     self.hp = hp
@@ -40,21 +46,29 @@ struct SSIMPlaneGeometry {
     self.ho = hp - win + 1
     self.wo = wp - win + 1
     self.stride = roundUp8(wp + 7)
-    self.coefficientStride = roundUp8(wp + win + 6)
+    self.coefficientLead = roundUp8(win - 1)
+    self.coefficientStride = roundUp8(coefficientLead + wp + 7)
   }
 
-  /// Doubles of kernel scratch: two sets of five moment rows, a gradient
-  /// row, a map row, two input rows, a ring of (win + 1) x 5 input rows;
-  /// for the gradient three coefficient rows and a ring of win x 3
-  /// transposed rows.
+  /// Doubles of kernel scratch: two sets of five moment rows, two gradient
+  /// rows, a map row, two input rows, a ring of (win + 1) x 5 input rows
+  /// ((win + 2) x 5 for the gradient); for the gradient three coefficient
+  /// rows and a ring of (win + 1) x 3 transposed rows.
   func kernelScratchCount(gradient: Bool) throws -> Int {
     let rows = try scratchSum(
-      "SSIM", [try scratchCount("SSIM", 14, stride), try scratchCount("SSIM", win + 1, 5, stride)])
+      "SSIM",
+      [try scratchCount("SSIM", 15, stride), try scratchCount("SSIM", inputSlots(gradient: gradient), 5, stride)])
     guard gradient else { return rows }
-    let ring = try scratchCount("SSIM", win, 3, stride)
+    let ring = try scratchCount("SSIM", win + 1, 3, stride)
     let coefficients = try scratchCount("SSIM", 3, coefficientStride)
     return try scratchSum("SSIM", [rows, ring, coefficients])
   }
+
+  /// Input rows in the ring: win + 1 (two output rows are filtered at
+  /// once); with the gradient one more, so that the input row of a gradient
+  /// row that waits for the next one (they are gathered in pairs) is still
+  /// there.
+  func inputSlots(gradient: Bool) -> Int { gradient ? win + 2 : win + 1 }
 }
 
 /// The constants of one call: C1, C2, the covariance scale and the taps.
@@ -73,25 +87,41 @@ struct SSIMSums {
   var cs = 0.0
 }
 
+/// A band's source of padded input rows (see `ssimBand`).
+typealias SSIMRowSource =
+  (Int, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> (UnsafePointer<Double>, UnsafePointer<Double>)
+
+/// Which map sums a band needs: MS-SSIM uses only cs at its finer levels
+/// and only SSIM at its coarsest, and each map costs a division per pixel
+/// (the sum not needed is returned as 0).
+enum SSIMSumsNeeded {
+  case both, csOnly, ssimOnly
+}
+
 /// One band of one plane.
 ///
 /// - Parameters:
-///   - loadRow: writes padded input row r of x and y to its two pointers
-///     (wp values each; rows are requested in increasing order, each once).
+///   - loadRow: padded input row r of x and y (rows are requested in
+///     increasing order, each once): either writes them to its two pointers
+///     (wp values each) and returns those, or returns two rows of its own
+///     whose columns wp ..< geometry.stride hold 0.
 ///   - sumRows: the map rows whose values are summed (and written with
 ///     `mapRow` when `writesMap`).
+///   - needs: which sums (the map written is the SSIM map: not `.csOnly`).
 ///   - gradientRows: the input rows whose gradient is produced (empty: no
 ///     gradient); the gradient is that of alpha * sum of the `target` map
 ///     over *all* ho rows, alpha = `gradientScale`.
-///   - scratch: `geometry.kernelScratchCount` Doubles; `slots`: 2 win + 2 Ints.
+///   - scratch: `geometry.kernelScratchCount` Doubles, any contents;
+///     `slots`: 2 win + 2 Ints.
 ///   - gradientRow: receives each gradient row (wp values) in order.
 ///
-/// Input rows stream through a ring of win + 1 slots (x, y, x^2, y^2, xy),
-/// so a band needs no copy of its input: the scratch is a few rows.
+/// Input rows stream through a ring of win + 1 or win + 2 slots (x, y, x^2,
+/// y^2, xy), so a band needs no copy of its input: the scratch is a few
+/// rows.
 func ssimBand(
   _ geometry: SSIMPlaneGeometry, _ k: SSIMConstants,
-  loadRow: (Int, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void,
-  sumRows: Range<Int>, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
+  loadRow: SSIMRowSource,
+  sumRows: Range<Int>, needs: SSIMSumsNeeded = .both, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
   gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
   gradientRow: (Int, UnsafePointer<Double>) -> Void
@@ -100,12 +130,14 @@ func ssimBand(
   // live values competing for registers in the pixel loop.
   if gradientRows.isEmpty {
     return ssimBandSweep(
-      ForwardOnly.self, geometry, k, loadRow: loadRow, sumRows: sumRows, writesMap: writesMap, mapRow: mapRow,
+      ForwardOnly.self, geometry, k, loadRow: loadRow, sumRows: sumRows, needs: needs, writesMap: writesMap,
+      mapRow: mapRow,
       gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
       gradientRow: gradientRow)
   }
   return ssimBandSweep(
-    WithGradient.self, geometry, k, loadRow: loadRow, sumRows: sumRows, writesMap: writesMap, mapRow: mapRow,
+    WithGradient.self, geometry, k, loadRow: loadRow, sumRows: sumRows, needs: needs, writesMap: writesMap,
+    mapRow: mapRow,
     gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
     gradientRow: gradientRow)
 }
@@ -118,8 +150,8 @@ enum WithGradient: SweepMode { static var gradient: Bool { true } }
 
 func ssimBandSweep<Mode: SweepMode>(
   _: Mode.Type, _ geometry: SSIMPlaneGeometry, _ k: SSIMConstants,
-  loadRow: (Int, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void,
-  sumRows: Range<Int>, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
+  loadRow: SSIMRowSource,
+  sumRows: Range<Int>, needs: SSIMSumsNeeded, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
   gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
   gradientRow: (Int, UnsafePointer<Double>) -> Void
@@ -129,20 +161,23 @@ func ssimBandSweep<Mode: SweepMode>(
   let gradient = Mode.gradient
   let moments = scratch, nextMoments = scratch + 5 * ws
   let mapBuffer = scratch + 10 * ws
-  let gradientBuffer = scratch + 11 * ws
-  let rowX = scratch + 12 * ws, rowY = scratch + 13 * ws
-  // Input ring: slot r % (win + 1) holds x, y, x^2, y^2, xy of row r,
-  // interleaved (win + 1 slots: two output rows are filtered at once).
-  let inputs = scratch + 14 * ws
-  let slotSize = 5 * ws, inputSlots = win + 1
-  let inputOffsets = slots + win
+  let gradientBuffer = scratch + 11 * ws, earlierGradient = scratch + 12 * ws
+  let rowX = scratch + 13 * ws, rowY = scratch + 14 * ws
+  // Input ring: slot r % inputSlots holds x, y, x^2, y^2, xy of row r,
+  // interleaved (see `SSIMPlaneGeometry.inputSlots`).
+  let inputs = scratch + 15 * ws
+  let slotSize = 5 * ws, inputSlots = geometry.inputSlots(gradient: gradient)
+  let inputOffsets = slots + win + 1
+  // Transposed ring: slot r % (win + 1) holds the three transposed
+  // coefficient rows of row r (win + 1: gradient rows are gathered in pairs).
+  let ringSlots = win + 1
   let ring = inputs + inputSlots * slotSize
-  let coefficients = ring + win * 3 * ws
+  let coefficients = ring + ringSlots * 3 * ws
   // Columns wp ..< ws of the input rows must read as 0: loadRow writes
   // only the first wp, and the scratch may hold another geometry's rows.
   rowX.update(repeating: 0, count: 2 * ws)
   if gradient {
-    ring.update(repeating: 0, count: win * 3 * ws)
+    ring.update(repeating: 0, count: ringSlots * 3 * ws)
     coefficients.update(repeating: 0, count: 3 * wa)
   }
   let first = gradient ? max(0, gradientRows.lowerBound - win + 1) : sumRows.lowerBound
@@ -166,8 +201,8 @@ func ssimBandSweep<Mode: SweepMode>(
         let pair = i + 1 < forwardEnd
         let rows = pair ? win + 1 : win
         while loaded < i + rows {
-          loadRow(loaded, rowX, rowY)
-          interleavedRow(rowX, rowY, columns: ws, into: inputs + (loaded % inputSlots) * slotSize)
+          let (xr, yr) = loadRow(loaded, rowX, rowY)
+          interleavedRow(xr, yr, columns: ws, into: inputs + (loaded % inputSlots) * slotSize)
           loaded += 1
         }
         for t in 0..<rows { inputOffsets[t] = ((i + t) % inputSlots) * slotSize }
@@ -192,8 +227,10 @@ func ssimBandSweep<Mode: SweepMode>(
         let a2 = 2 * sigmaXY + c2
         let b1 = muX2 + muY2 + c1
         let b2 = sigmaX2 + sigmaY2 + c2
-        var s = (a1 * a2) / (b1 * b2)
-        var cs = a2 / b2
+        // The SSIM map feeds its sum and the .ssim gradient, cs its sum and
+        // the .cs gradient.
+        var s = needs != .csOnly ? (a1 * a2) / (b1 * b2) : Lanes()
+        var cs = needs != .ssimOnly ? a2 / b2 : Lanes()
         let full = j + 8 <= wo
         let outside = tail .>= SIMD8<Int64>(repeating: Int64(wo - j))
         if !full {
@@ -214,7 +251,7 @@ func ssimBandSweep<Mode: SweepMode>(
             cb.replace(with: 0, where: outside)
             cc.replace(with: 0, where: outside)
           }
-          let p = coefficients + (win - 1 + j)
+          let p = coefficients + (geometry.coefficientLead + j)
           store8(ca, p)
           store8(cb, p + wa)
           store8(cc, p + 2 * wa)
@@ -228,20 +265,35 @@ func ssimBandSweep<Mode: SweepMode>(
       }
     }
     guard gradient else { continue }
-    let transposed = ring + (i % win) * 3 * ws
+    let transposed = ring + (i % ringSlots) * 3 * ws
     if i < ho {
       transposedHorizontal3(
-        coefficients, aStride: wa, reversed: k.reversed, win: win, columns: paddedColumns,
+        coefficients + (geometry.coefficientLead - (win - 1)), aStride: wa, reversed: k.reversed, win: win,
+        columns: paddedColumns,
         into: transposed)
     } else {
       transposed.update(repeating: 0, count: 3 * ws)
     }
+    // Gradient rows in pairs from the band's first: (lb, lb + 1),
+    // (lb + 2, lb + 3), ...; the last one alone when their count is odd.
+    // A pair is gathered at its second row. Rows below `first` (and
+    // negative ones) read never-written, zero slots of the ring.
     if gradientRows.contains(i) {
-      for t in 0..<win { slots[t] = ((i - t + win) % win) * 3 * ws }
+      let d = i - gradientRows.lowerBound
+      if d & 1 == 0 && i + 1 < gradientRows.upperBound { continue }
+      for t in 0...win { slots[t] = ((i - t + ringSlots) % ringSlots) * 3 * ws }
       let slot = inputs + (i % inputSlots) * slotSize
-      gatherGradientRow(
-        ring: ring, slots: slots, taps: k.taps, win: win,
-        row: slot, columns: paddedColumns, into: gradientBuffer)
+      if d & 1 == 1 {
+        let previous = inputs + ((i - 1) % inputSlots) * slotSize
+        gatherGradientRows2(
+          ring: ring, slots: slots, taps: k.taps, win: win, earlier: previous, later: slot,
+          columns: paddedColumns, into: earlierGradient, gradientBuffer)
+        gradientRow(i - 1, earlierGradient)
+      } else {
+        gatherGradientRow(
+          ring: ring, slots: slots, taps: k.taps, win: win,
+          row: slot, columns: paddedColumns, into: gradientBuffer)
+      }
       gradientRow(i, gradientBuffer)
     }
   }
