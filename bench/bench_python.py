@@ -5,11 +5,17 @@ float32 batch, in one run. Reports milliseconds and the speed-up over numpy.
 Usage: python3 bench/bench_python.py [--smoke] [--threads N]
 """
 import argparse
+import os
 import time
 
-import numpy as np
+# OpenBLAS's idle worker threads otherwise take 6-11% of the samples of a
+# profile of this process, competing with simloss's threads; no baseline
+# here calls BLAS.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import simloss
+import numpy as np  # noqa: E402
+
+import simloss  # noqa: E402
 
 
 def numpy_l1(x, y, grad):
