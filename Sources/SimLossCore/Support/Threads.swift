@@ -61,7 +61,11 @@ struct ConcurrentBody: @unchecked Sendable {
 }
 
 /// Runs `body(b)` for every block `b` in `0..<blockCount`, on up to
-/// `Threads.count` threads, each taking one contiguous run of blocks.
+/// `Threads.count` threads, each taking the next block not yet taken. On a
+/// shared machine a thread can lose its core for a while; with contiguous
+/// runs fixed in advance the call then waited for it, with blocks taken in
+/// turn the other threads take up its share. (Which thread runs a block
+/// never changes a result: each block writes its own partial sum.)
 @inlinable
 func forEachBlock(_ blockCount: Int, _ body: (Int) -> Void) {
   let workers = min(Threads.count, blockCount)
@@ -69,10 +73,15 @@ func forEachBlock(_ blockCount: Int, _ body: (Int) -> Void) {
     for b in 0..<blockCount { body(b) }
     return
   }
+  let next = Atomic<Int>(0)
   withoutActuallyEscaping(body) { body in
     let shared = ConcurrentBody(body)
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-      for b in (blockCount * w / workers)..<(blockCount * (w + 1) / workers) { shared.body(b) }
+    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+      while true {
+        let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        if b >= blockCount { break }
+        shared.body(b)
+      }
     }
   }
 }
