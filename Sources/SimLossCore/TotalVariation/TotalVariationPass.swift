@@ -132,9 +132,9 @@ struct TotalVariationPass<T: SimLossFloat> {
       if carried { swap(&down, &above) }
       switch (gradient != nil, dense) {
       case (true, true) where width > 8 && T.self == Float.self:
-        anisotropicFloatRow(On.self, f(xr), sy, f(gr), width, hasUp, hasDown, carried, f(right), f(down), f(above), f(terms), scale)
+        anisotropicFloatRow(On.self, f(xr), f(xr + 1), sy, f(gr), width, hasUp, hasDown, carried, f(right), f(right - 1), f(down), f(above), f(terms), scale)
       case (false, true) where width > 8 && T.self == Float.self:
-        anisotropicFloatRow(Off.self, f(xr), sy, f(gr), width, hasUp, hasDown, carried, f(right), f(down), f(above), f(terms), scale)
+        anisotropicFloatRow(Off.self, f(xr), f(xr + 1), sy, f(gr), width, hasUp, hasDown, carried, f(right), f(right - 1), f(down), f(above), f(terms), scale)
       case (true, true):
         Self.anisotropicRow(UnitStep.self, On.self, xr, 1, sy, gr, 1, width, hasUp, hasDown, carried, right, down, above, terms, scale)
       case (true, false):
@@ -266,35 +266,35 @@ struct TotalVariationPass<T: SimLossFloat> {
 /// `anisotropicRow` left 15 scalar iterations on a 255-difference row, as
 /// long as its vector body (1.09 -> 0.74 ms on 8x3x256x256, one thread).
 /// Same terms and signs as `anisotropicRow`, bit for bit.
-@inlinable @inline(__always)
+///
+/// `next` is `xr + 1` and `rightBefore` is `right - 1`, passed in, and the
+/// function is never inlined: seeing them as offsets of the same pointer,
+/// LLVM merged each pair of overlapping loads into one load and four
+/// shuffles, where one unaligned load costs nothing extra. |d| clears the
+/// sign bit, as Swift's scalar abs does (three instructions as a select).
+@inlinable @inline(never)
 func anisotropicFloatRow<Writes: Flag>(
-  _: Writes.Type, _ xr: UnsafeMutablePointer<Float>, _ sy: Int, _ gr: UnsafeMutablePointer<Float>, _ width: Int,
-  _ hasUp: Bool, _ hasDown: Bool, _ carried: Bool,
-  _ right: UnsafeMutablePointer<Float>, _ down: UnsafeMutablePointer<Float>, _ above: UnsafeMutablePointer<Float>,
+  _: Writes.Type, _ xr: UnsafeMutablePointer<Float>, _ next: UnsafeMutablePointer<Float>, _ sy: Int,
+  _ gr: UnsafeMutablePointer<Float>, _ width: Int, _ hasUp: Bool, _ hasDown: Bool, _ carried: Bool,
+  _ right: UnsafeMutablePointer<Float>, _ rightBefore: UnsafeMutablePointer<Float>,
+  _ down: UnsafeMutablePointer<Float>, _ above: UnsafeMutablePointer<Float>,
   _ terms: UnsafeMutablePointer<Float>, _ scale: Double
 ) {
   typealias V = SIMD8<Float>
   @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
   @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
-  @inline(__always) func magnitude(_ d: V) -> V { d.replacing(with: -d, where: d .< 0) }
+  @inline(__always) func magnitude(_ d: V) -> V {
+    unsafeBitCast(unsafeBitCast(d, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: V.self)
+  }
   @inline(__always) func sign(_ d: V) -> V {
     V(repeating: 0).replacing(with: 1, where: d .> 0) - V(repeating: 0).replacing(with: 1, where: d .< 0)
-  }
-  /// Runs body(w) at w = first, first + 8, ..., and last at count - 8.
-  @inline(__always) func vectors(_ first: Int, _ end: Int, _ body: (Int) -> Void) {
-    var w = first
-    while w &+ 8 <= end {
-      body(w)
-      w &+= 8
-    }
-    if w < end { body(end &- 8) }
   }
   let last = width &- 1
   let below = xr + sy, over = xr - sy
   if hasDown {
-    vectors(0, last) { w in
+    for w in VectorStarts(0, last) {
       let v = load(xr + w)
-      let dx = load(xr + (w &+ 1)) - v, dy = load(below + w) - v
+      let dx = load(next + w) - v, dy = load(below + w) - v
       store(magnitude(dx) + magnitude(dy), terms + w)
       if Writes.isOn {
         store(sign(dx), right + w)
@@ -308,8 +308,8 @@ func anisotropicFloatRow<Writes: Flag>(
       down[last] = (dy > 0 ? 1 : 0) - (dy < 0 ? 1 : 0)
     }
   } else {
-    vectors(0, last) { w in
-      let dx = load(xr + (w &+ 1)) - load(xr + w)
+    for w in VectorStarts(0, last) {
+      let dx = load(next + w) - load(xr + w)
       store(magnitude(dx), terms + w)
       if Writes.isOn {
         store(sign(dx), right + w)
@@ -321,13 +321,43 @@ func anisotropicFloatRow<Writes: Flag>(
   }
   guard Writes.isOn else { return }
   if hasUp && !carried {
-    vectors(0, width) { w in store(sign(load(xr + w) - load(over + w)), above + w) }
+    for w in VectorStarts(0, width) { store(sign(load(xr + w) - load(over + w)), above + w) }
   } else if !hasUp {
-    vectors(0, width) { w in store(V(repeating: 0), above + w) }
+    for w in VectorStarts(0, width) { store(V(repeating: 0), above + w) }
   }
   let c = Float(scale)
   gr[0] = c * ((above[0] - down[0]) - right[0])
-  vectors(1, width) { w in
-    store(c * ((load(above + w) - load(down + w)) + (load(right + (w &- 1)) - load(right + w))), gr + w)
+  for w in VectorStarts(1, width) {
+    store(c * ((load(above + w) - load(down + w)) + (load(rightBefore + w) - load(right + w))), gr + w)
+  }
+}
+
+/// The starts of the 8-lane vectors that cover first..<end (end - first >=
+/// 8): first, first + 8, ..., then end - 8 if the last ones left a
+/// remainder (that vector overlaps its predecessor). A sequence rather than
+/// a function taking the loop body as a closure, which the optimiser left
+/// as a call per vector once the kernel was kept out of line.
+@usableFromInline
+struct VectorStarts: Sequence, IteratorProtocol {
+  @usableFromInline var w: Int
+  @usableFromInline let end: Int
+
+  @inlinable @inline(__always)
+  init(_ first: Int, _ end: Int) {
+    w = first
+    self.end = end
+  }
+
+  @inlinable @inline(__always)
+  mutating func next() -> Int? {
+    if w &+ 8 <= end {
+      defer { w &+= 8 }
+      return w
+    }
+    if w < end {
+      w = end
+      return end &- 8
+    }
+    return nil
   }
 }
