@@ -37,8 +37,12 @@ func abiVersion() -> String {
 }
 
 let targetCPU = environment("SIMLOSS_TARGET_CPU") ?? "haswell"
+// -fno-math-errno: Swift's squareRoot() goes through a C shim that clang
+// otherwise compiles as libm's sqrt, errno and all: a scalar instruction and
+// a call on the NaN path, which keeps every loop with a square root scalar.
+// Nothing here reads errno.
 let kernelFlags: [SwiftSetting] = [
-  .unsafeFlags(["-target-cpu", targetCPU]),
+  .unsafeFlags(["-target-cpu", targetCPU, "-Xcc", "-fno-math-errno"]),
   .define("SIMLOSS_TARGET_CPU_\(targetCPU.uppercased())"),
 ]
 

@@ -85,3 +85,18 @@ def test_tv_anisotropic_wide_rows_value_and_gradient(shape, dtype, reduction):
     wide[..., ::2] = x
     v2, g2 = simloss.tv(wide[..., ::2], reduction=reduction, grad=True)
     assert v2 == value and np.array_equal(g2, g)
+
+
+# A block that starts inside an image (600 rows of 60: blocks of 273 rows)
+# computes the row above its first row itself instead of carrying it.
+@pytest.mark.parametrize("kind", KINDS)
+def test_tv_gradient_across_block_boundaries(kind):
+    x = np.random.default_rng(9).random((1, 2, 300, 60))
+    value, g = simloss.tv(x, kind=kind, eps=1e-2, reduction="sum", grad=True)
+    assert value == pytest.approx(ref.tv(x, kind, 1e-2, "sum"), rel=1e-13)
+    idx = [np.ravel_multi_index((0, c, h, w), x.shape)
+           for c, hs in ((0, (272, 273, 274)), (1, (245, 246, 247))) for h in hs for w in (0, 1, 30, 58, 59)]
+    # h = 1e-4: the value is ~1e4, so a smaller step loses the difference
+    # to rounding (1e-12 / 2h); the truncation error stays below 1e-8.
+    numeric = ref.central_difference(lambda z: simloss.tv(z, kind=kind, eps=1e-2, reduction="sum"), x, idx, h=1e-4)
+    np.testing.assert_allclose(g.reshape(-1)[idx], numeric, rtol=1e-6, atol=1e-8)
