@@ -18,7 +18,7 @@ public func simloss_cross_entropy(
       let y = try view(target, "target", as: I.self)
       let w = try optionalView(weight, "weight", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
-      let out = try requireValues(values, valuesLen, options, positions: y.count)
+      let out = try requireValues(values, valuesLen, options.reduction, count: y.count)
       let result = try crossEntropy(logits: x, target: y, weight: w, options: options, gradient: g)
       store(result, out, stats)
     }
@@ -50,7 +50,7 @@ public func simloss_cross_entropy_soft(
       let w = try optionalView(weight, "weight", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       let positions = positionCount(x, options.classAxis)
-      let out = try requireValues(values, valuesLen, options, positions: positions)
+      let out = try requireValues(values, valuesLen, options.reduction, count: positions)
       store(try crossEntropy(logits: x, probabilities: t, weight: w, options: options, gradient: g), out, stats)
     }
     try floatCall(logits, "logits", run(Float.self), run(Double.self))
@@ -70,7 +70,7 @@ public func simloss_cross_entropy_probs(
       let p = try view(target, "target", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       let positions = positionCount(q, options.classAxis)
-      let out = try requireValues(values, valuesLen, options, positions: positions)
+      let out = try requireValues(values, valuesLen, options.reduction, count: positions)
       store(try crossEntropy(probabilities: q, target: p, options: options, gradient: g), out, nil)
     }
     try floatCall(probs, "probs", run(Float.self), run(Double.self))
@@ -166,13 +166,6 @@ func binaryOptions(_ options: UnsafePointer<simloss_binary_options>?) throws -> 
   return BinaryLossOptions(reduction: try reduction(o.reduction), alpha: o.alpha, gamma: o.gamma)
 }
 
-/// The values array for a loss whose NONE writes one value per position.
-func requireValues(
-  _ values: UnsafeMutablePointer<Double>?, _ length: Int, _ options: CrossEntropyOptions, positions: Int
-) throws -> UnsafeMutablePointer<Double> {
-  try requireValues(values, length, options.reduction, count: positions)
-}
-
 func store(_ result: CrossEntropyResult, _ values: UnsafeMutablePointer<Double>, _ stats: UnsafeMutablePointer<simloss_cross_entropy_stats>?) {
   store(LossValues(result.values), values)
   stats?.pointee = simloss_cross_entropy_stats(denominator: result.denominator, counted: Int64(result.counted))
@@ -183,16 +176,4 @@ func store(_ result: CrossEntropyResult, _ values: UnsafeMutablePointer<Double>,
 func positionCount<T>(_ v: TensorView<T>, _ axis: ClassAxis) -> Int {
   guard v.rank >= 2 else { return v.count }
   return v.count / max(1, v.shape[axis == .second ? 1 : v.rank - 1])
-}
-
-/// Runs the float32 or the float64 instantiation, by the dtype of `tensor`.
-func floatCall(
-  _ tensor: UnsafePointer<simloss_tensor>?, _ name: String,
-  _ float: @autoclosure () throws -> Void, _ double: @autoclosure () throws -> Void
-) throws {
-  switch try dtype(of: tensor, name) {
-  case Int32(SIMLOSS_FLOAT32.rawValue): try float()
-  case Int32(SIMLOSS_FLOAT64.rawValue): try double()
-  default: throw SimLossError(.dtype, "\(name): dtype \(dtypeName(tensor!.pointee.dtype)) is not float32 or float64")
-  }
 }

@@ -44,14 +44,8 @@ func reduction(_ value: Int32) throws -> Reduction {
 }
 
 /// Checks the caller's `values` array before anything is computed: present,
-/// and long enough for what the reduction writes (1, or one per sample).
-func requireValues(
-  _ values: UnsafeMutablePointer<Double>?, _ length: Int, _ reduction: Reduction, samples: Int
-) throws -> UnsafeMutablePointer<Double> {
-  try requireValues(values, length, reduction, count: samples)
-}
-
-/// The same, where NONE writes `count` values (positions or elements).
+/// and long enough for what the reduction writes (1, or the `count` values
+/// of NONE: one per sample, position or element).
 func requireValues(
   _ values: UnsafeMutablePointer<Double>?, _ length: Int, _ reduction: Reduction, count: Int
 ) throws -> UnsafeMutablePointer<Double> {

@@ -38,7 +38,7 @@ public func simloss_psnr(
       let p = try view(pred, "pred", as: T.self)
       let t = try view(target, "target", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
-      let out = try requireValues(values, valuesLen, reduction, samples: p.shape[0])
+      let out = try requireValues(values, valuesLen, reduction, count: p.shape[0])
       store(try psnr(pred: p, target: t, dataRange: range, reduction: reduction, gradient: g), out)
     }
     try floatCall(pred, "pred", run(Float.self), run(Double.self))
@@ -61,7 +61,7 @@ func pointwise(
     let t = try view(target, "target", as: T.self)
     let w = try optionalView(weight, "weight", as: T.self)
     let g = try optionalView(grad, "grad", as: T.self)
-    let out = try requireValues(values, valuesLen, reduction, samples: p.shape[0])
+    let out = try requireValues(values, valuesLen, reduction, count: p.shape[0])
     store(try pointwiseLoss(function, pred: p, target: t, weight: w, reduction: reduction, gradient: g), out)
   }
   try floatCall(pred, "pred", run(Float.self), run(Double.self))

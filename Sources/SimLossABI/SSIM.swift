@@ -19,7 +19,7 @@ public func simloss_ssim(
       let g = try optionalView(grad, "grad", as: T.self)
       let m = try optionalView(map, "map", as: T.self)
       try xv.requireRank(4, "(N, C, H, W)")
-      let out = try requireValues(values, valuesLen, reduction, samples: xv.shape[0])
+      let out = try requireValues(values, valuesLen, reduction, count: xv.shape[0])
       let planes = ssimOptions.luma ? 1 : xv.shape[1]
       if perChannel != nil || cs != nil {
         guard channelsLen >= xv.shape[0] * planes else {
@@ -51,7 +51,7 @@ public func simloss_ssim3d(
       let yv = try view(y, "y", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       try xv.requireRank(5, "(N, C, D, H, W)")
-      let out = try requireValues(values, valuesLen, reduction, samples: xv.shape[0])
+      let out = try requireValues(values, valuesLen, reduction, count: xv.shape[0])
       if perChannel != nil || cs != nil {
         guard channelsLen >= xv.shape[0] * xv.shape[1] else {
           throw SimLossError(
@@ -96,7 +96,7 @@ public func simloss_ms_ssim(
       let yv = try view(y, "y", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       try xv.requireRank(4, "(N, C, H, W)")
-      let out = try requireValues(values, valuesLen, reduction, samples: xv.shape[0])
+      let out = try requireValues(values, valuesLen, reduction, count: xv.shape[0])
       store(try msSSIM(xv, yv, options: msOptions, reduction: reduction, gradient: g), out)
     }
     try floatCall(x, "x", run(Float.self), run(Double.self))

@@ -147,3 +147,15 @@ func optionalView<T: ABIElement>(
   guard tensor != nil else { return nil }
   return try view(tensor, name, as: type)
 }
+
+/// Runs the float32 or the float64 instantiation, by the dtype of `tensor`.
+func floatCall(
+  _ tensor: UnsafePointer<simloss_tensor>?, _ name: String,
+  _ float: @autoclosure () throws -> Void, _ double: @autoclosure () throws -> Void
+) throws {
+  switch try dtype(of: tensor, name) {
+  case Int32(SIMLOSS_FLOAT32.rawValue): try float()
+  case Int32(SIMLOSS_FLOAT64.rawValue): try double()
+  default: throw SimLossError(.dtype, "\(name): dtype \(dtypeName(tensor!.pointee.dtype)) is not float32 or float64")
+  }
+}

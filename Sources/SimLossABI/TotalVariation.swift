@@ -27,7 +27,7 @@ public func simloss_tv(
       let v = try view(x, "x", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       try v.requireRank(4, "(N, C, H, W)")
-      let out = try requireValues(values, valuesLen, reduction, samples: v.shape[0])
+      let out = try requireValues(values, valuesLen, reduction, count: v.shape[0])
       store(try totalVariation(v, kind: kind, reduction: reduction, gradient: g), out)
     }
     try floatCall(x, "x", run(Float.self), run(Double.self))

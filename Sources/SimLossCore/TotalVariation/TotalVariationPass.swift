@@ -219,14 +219,23 @@ struct TotalVariationPass<T: SimLossFloat> {
     // roots and quotients read dense Double rows, and vectorise).
     let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 6 * width)
     defer { scratch.deallocate() }
-    let norm = scratch, a = scratch + width, values = scratch + 4 * width, belowValues = scratch + 5 * width
+    let norm = scratch, a = scratch + width
     var b = scratch + 2 * width, bAbove = scratch + 3 * width
+    var values = scratch + 4 * width, belowValues = scratch + 5 * width
+    // The row whose widened values `belowValues` holds (each row is the
+    // row below of the one before it), or -1.
+    var widenedRow = -1
     let writes = gradient != nil
-    /// n (and a and b when the gradient is asked for) of the row at `xr`,
+    /// n (and a and b when the gradient is asked for) of row `r`, at `xr`,
     /// which has a row below when `down`.
     @inline(__always)
-    func terms(_ xr: UnsafeMutablePointer<T>, down: Bool, b: UnsafeMutablePointer<Double>) {
-      for w in 0..<width { values[w] = xr[w &* sx].asDouble }
+    func terms(_ r: Int, _ xr: UnsafeMutablePointer<T>, down: Bool, b: UnsafeMutablePointer<Double>) {
+      if widenedRow == r {
+        swap(&values, &belowValues)
+      } else {
+        for w in 0..<width { values[w] = xr[w &* sx].asDouble }
+      }
+      widenedRow = down ? r &+ 1 : -1
       if down {
         let below = xr + sy
         for w in 0..<width { belowValues[w] = below[w &* sx].asDouble }
@@ -253,9 +262,9 @@ struct TotalVariationPass<T: SimLossFloat> {
     for r in rows {
       let (xr, gr, up, down) = rowPointers(sample: sample, row: r)
       if writes && up && previous != r &- 1 {
-        terms(xr - sy, down: true, b: bAbove)
+        terms(r &- 1, xr - sy, down: true, b: bAbove)
       }
-      terms(xr, down: down, b: b)
+      terms(r, xr, down: down, b: b)
       total += laneSum(width) { w in norm[w] }
       if gradient != nil {
         let c = scale
