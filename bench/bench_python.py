@@ -82,11 +82,13 @@ def skimage_ssim(x, y, grad):
 
 
 def ssim_forward_flops(shape, win=11):
-    """A model of SSIM's forward work: per valid output pixel, five moment
-    images through two separable passes of `win` multiply-adds (20 win
-    flops), the three products (3) and the map formula (about 22)."""
+    """A model of SSIM's forward work as simloss does it: per valid output
+    pixel, four moment images (x, y, x^2 + y^2, xy) through two separable
+    passes of `win` multiply-adds (16 win flops), the products and their
+    sum (4) and the map formula (about 22). Filtering five moments, as
+    scikit-image does, would be 4 win flops more."""
     n, c, h, w = shape
-    return n * c * (h - win + 1) * (w - win + 1) * (20 * win + 25)
+    return n * c * (h - win + 1) * (w - win + 1) * (16 * win + 26)
 
 
 def peak_gflops(threads):

@@ -3,9 +3,10 @@
 //
 // Implementation goals, in order of priority:
 //  1. the exact derivative of the returned value (the classic formulation:
-//     the map depends on x only through mu_x, E[x^2] and E[xy], each a
-//     filter of x, x^2 or x*y; the chain rule gives three coefficient maps
-//     that go back through the transposed filter);
+//     the map depends on x only through mu_x, E[x^2 + y^2] and E[xy], each
+//     a filter of x, x^2 + y^2 or x*y; the chain rule gives three
+//     coefficient maps that go back through the transposed filter; below,
+//     d/dE[x^2] is the derivative with respect to E[x^2 + y^2]);
 //  2. deterministic: fixed-order sums over taps, the same in every band;
 //  3. speed: the coefficients are formed in registers straight from the
 //     forward statistics; the transposed filters run on three rows at once,
@@ -89,8 +90,8 @@ func gatherGradientRow(
       gc = madd(gc, g, Lanes(lowHalf: load4(p + 8), highHalf: load4(p + 20)))
       k &+= 1
     }
-    let xv = Lanes(lowHalf: load4(row + 5 &* q), highHalf: load4(row + (5 &* q &+ 20)))
-    let yv = Lanes(lowHalf: load4(row + (5 &* q &+ 4)), highHalf: load4(row + (5 &* q &+ 24)))
+    let xv = Lanes(lowHalf: load4(row + 4 &* q), highHalf: load4(row + (4 &* q &+ 16)))
+    let yv = Lanes(lowHalf: load4(row + (4 &* q &+ 4)), highHalf: load4(row + (4 &* q &+ 20)))
     store8(madd(madd(ga, xv, gb + gb), yv, gc), out + q)
     q &+= 8
   }
@@ -138,7 +139,7 @@ func gatherGradientRows2(
     ea = madd4(ea, g, load4(p))
     eb = madd4(eb, g, load4(p + 4))
     ec = madd4(ec, g, load4(p + 8))
-    let o = 5 &* q
+    let o = 4 &* q
     store4(madd4(madd4(la, load4(later + o), lb + lb), load4(later + (o &+ 4)), lc), outLater + q)
     store4(madd4(madd4(ea, load4(earlier + o), eb + eb), load4(earlier + (o &+ 4)), ec), outEarlier + q)
     q &+= 4

@@ -10,7 +10,7 @@
 //     (SSIMGradient.swift);
 //  3. deterministic: a band's result depends only on the plane and the
 //     band's bounds; sums run over fixed lanes and rows in order;
-//  4. speed: per pair of output rows, one vertical pass of the five
+//  4. speed: per pair of output rows, one vertical pass of the four
 //     moments; per output row, one horizontal pass fused with the formula,
 //     and (with a gradient) one transposed horizontal pass, and per pair of
 //     gradient rows one gathered vertical pass (the pair shares win - 1
@@ -50,14 +50,16 @@ struct SSIMPlaneGeometry {
     self.coefficientStride = roundUp8(coefficientLead + wp + 7)
   }
 
-  /// Doubles of kernel scratch: two sets of five moment rows, two gradient
-  /// rows, a map row, two input rows, a ring of (win + 1) x 5 input rows
-  /// ((win + 2) x 5 for the gradient); for the gradient three coefficient
-  /// rows and a ring of (win + 1) x 3 transposed rows.
+  /// Doubles of kernel scratch (laid out in `ssimBandSweep`): two sets of
+  /// four moment rows, two gradient rows, a map row, two input rows, a ring
+  /// of (win + 1) x 4 input rows ((win + 2) x 4 for the gradient); for the
+  /// gradient three coefficient rows and a ring of (win + 1) x 3
+  /// transposed rows.
   func kernelScratchCount(gradient: Bool) throws -> Int {
     let rows = try scratchSum(
       "SSIM",
-      [try scratchCount("SSIM", 15, stride), try scratchCount("SSIM", inputSlots(gradient: gradient), 5, stride)])
+      [try scratchCount("SSIM", 2 * momentCount + 5, stride),
+       try scratchCount("SSIM", inputSlots(gradient: gradient), momentCount, stride)])
     guard gradient else { return rows }
     let ring = try scratchCount("SSIM", win + 1, 3, stride)
     let coefficients = try scratchCount("SSIM", 3, coefficientStride)
@@ -115,8 +117,8 @@ enum SSIMSumsNeeded {
 ///     `slots`: 2 win + 2 Ints.
 ///   - gradientRow: receives each gradient row (wp values) in order.
 ///
-/// Input rows stream through a ring of win + 1 or win + 2 slots (x, y, x^2,
-/// y^2, xy), so a band needs no copy of its input: the scratch is a few
+/// Input rows stream through a ring of win + 1 or win + 2 slots (x, y,
+/// x^2 + y^2, xy), so a band needs no copy of its input: the scratch is a few
 /// rows.
 func ssimBand(
   _ geometry: SSIMPlaneGeometry, _ k: SSIMConstants,
@@ -159,14 +161,14 @@ func ssimBandSweep<Mode: SweepMode>(
   let win = k.win, ws = geometry.stride, wa = geometry.coefficientStride
   let ho = geometry.ho, wo = geometry.wo
   let gradient = Mode.gradient
-  let moments = scratch, nextMoments = scratch + 5 * ws
-  let mapBuffer = scratch + 10 * ws
-  let gradientBuffer = scratch + 11 * ws, earlierGradient = scratch + 12 * ws
-  let rowX = scratch + 13 * ws, rowY = scratch + 14 * ws
-  // Input ring: slot r % inputSlots holds x, y, x^2, y^2, xy of row r,
+  let moments = scratch, nextMoments = scratch + momentCount * ws
+  let mapBuffer = scratch + 2 * momentCount * ws
+  let gradientBuffer = mapBuffer + ws, earlierGradient = mapBuffer + 2 * ws
+  let rowX = mapBuffer + 3 * ws, rowY = mapBuffer + 4 * ws
+  // Input ring: slot r % inputSlots holds x, y, x^2 + y^2, xy of row r,
   // interleaved (see `SSIMPlaneGeometry.inputSlots`).
-  let inputs = scratch + 15 * ws
-  let slotSize = 5 * ws, inputSlots = geometry.inputSlots(gradient: gradient)
+  let inputs = mapBuffer + 5 * ws
+  let slotSize = momentCount * ws, inputSlots = geometry.inputSlots(gradient: gradient)
   let inputOffsets = slots + win + 1
   // Transposed ring: slot r % (win + 1) holds the three transposed
   // coefficient rows of row r (win + 1: gradient rows are gathered in pairs).
@@ -218,15 +220,16 @@ func ssimBandSweep<Mode: SweepMode>(
       var ssimLanes = Lanes(), csLanes = Lanes()
       var j = 0
       while j < wo {
-        let (muX, muY, exx, eyy, exy) = horizontalMoments(current, stride: ws, at: j, taps: k.taps, win: win)
+        let (muX, muY, eSquares, exy) = horizontalMoments(current, stride: ws, at: j, taps: k.taps, win: win)
         let muX2 = muX * muX, muY2 = muY * muY, muXY = muX * muY
-        let sigmaX2 = kappa * (exx - muX2)
-        let sigmaY2 = kappa * (eyy - muY2)
+        let muSquares = muX2 + muY2
+        // sigma_x^2 + sigma_y^2 and sigma_xy
+        let sigmaSquares = kappa * (eSquares - muSquares)
         let sigmaXY = kappa * (exy - muXY)
         let a1 = 2 * muXY + c1
         let a2 = 2 * sigmaXY + c2
-        let b1 = muX2 + muY2 + c1
-        let b2 = sigmaX2 + sigmaY2 + c2
+        let b1 = muSquares + c1
+        let b2 = sigmaSquares + c2
         // The SSIM map feeds its sum and the .ssim gradient, cs its sum and
         // the .cs gradient.
         var s = needs != .csOnly ? (a1 * a2) / (b1 * b2) : Lanes()
