@@ -103,12 +103,21 @@ def peak_gflops(threads):
 
 
 def median_ms(f, reps):
-    times = []
+    return paired_median_ms([f], reps)[0]
+
+
+def paired_median_ms(fs, reps):
+    """The median time of each function in ms, the functions called in turn
+    in every repetition, so that a disturbance of the shared machine (another
+    process on a core, a frequency change) falls on all of them rather than
+    on whichever was being timed: their ratio is what this script reports."""
+    times = [[] for _ in fs]
     for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2] * 1e3
+        for f, ts in zip(fs, times):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+    return [sorted(ts)[len(ts) // 2] * 1e3 for ts in times]
 
 
 def main():
@@ -148,13 +157,13 @@ def main():
          lambda g: skimage_ssim(s256x, s256y, g)),
     ]
     print(f"simloss {simloss.RUNTIME_VERSION} ({simloss.BUILD_INFO}), {simloss.get_num_threads()} thread(s); "
-          f"numpy {np.__version__}; image losses on 8x3x256x256 float32; median of {reps}")
+          f"numpy {np.__version__}; image losses on 8x3x256x256 float32; median of {reps}, "
+          "each loss timed in turn with its baseline")
     print("baseline: numpy written from the formulas; for ssim, scikit-image (gradient=True for fwd+bwd)")
     print(f"{'loss':16} {'pass':8} {'simloss ms':>11} {'base ms':>9} {'speed-up':>9}")
     for name, ours, theirs in cases:
         for g in (False, True):
-            a = median_ms(lambda: ours(g), reps)
-            b = median_ms(lambda: theirs(g), reps)
+            a, b = paired_median_ms([lambda: ours(g), lambda: theirs(g)], reps)
             print(f"{name:16} {'fwd+bwd' if g else 'forward':8} {a:11.3f} {b:9.3f} {b / a:8.1f}x")
     # Throughput of the SSIM forward pass against the machine's peak.
     peak = peak_gflops(simloss.get_num_threads())
@@ -164,8 +173,8 @@ def main():
         share = f", {100 * gflops / peak:.0f}% of the {peak:.0f} GFLOP/s double peak" if peak else ""
         print(f"ssim {name} forward: {gflops:.1f} GFLOP/s{share}")
     # MS-SSIM against our own SSIM on the same 4x3x256x256 batch.
-    ms = median_ms(lambda: simloss.ms_ssim(ms4x, ms4y, grad=True, out=out_ms), reps)
-    single = median_ms(lambda: simloss.ssim(ms4x, ms4y, grad=True, out=out_ms), reps)
+    ms, single = paired_median_ms([lambda: simloss.ms_ssim(ms4x, ms4y, grad=True, out=out_ms),
+                                   lambda: simloss.ssim(ms4x, ms4y, grad=True, out=out_ms)], reps)
     print(f"ms-ssim 4x3x256x256 fwd+bwd {ms:.3f} ms = {ms / single:.2f}x simloss ssim fwd+bwd ({single:.3f} ms)")
     simloss.set_num_threads(0)
 
