@@ -93,13 +93,6 @@ struct SSIMSums {
 typealias SSIMRowSource =
   (Int, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> (UnsafePointer<Double>, UnsafePointer<Double>)
 
-/// Which map sums a band needs: MS-SSIM uses only cs at its finer levels
-/// and only SSIM at its coarsest, and each map costs a division per pixel
-/// (the sum not needed is returned as 0).
-enum SSIMSumsNeeded {
-  case both, csOnly, ssimOnly
-}
-
 /// One band of one plane.
 ///
 /// - Parameters:
@@ -109,7 +102,6 @@ enum SSIMSumsNeeded {
 ///     whose columns wp ..< geometry.stride hold 0.
 ///   - sumRows: the map rows whose values are summed (and written with
 ///     `mapRow` when `writesMap`).
-///   - needs: which sums (the map written is the SSIM map: not `.csOnly`).
 ///   - gradientRows: the input rows whose gradient is produced (empty: no
 ///     gradient); the gradient is that of alpha * sum of the `target` map
 ///     over *all* ho rows, alpha = `gradientScale`.
@@ -123,7 +115,7 @@ enum SSIMSumsNeeded {
 func ssimBand(
   _ geometry: SSIMPlaneGeometry, _ k: SSIMConstants,
   loadRow: SSIMRowSource,
-  sumRows: Range<Int>, needs: SSIMSumsNeeded = .both, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
+  sumRows: Range<Int>, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
   gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
   gradientRow: (Int, UnsafePointer<Double>) -> Void
@@ -132,16 +124,79 @@ func ssimBand(
   // live values competing for registers in the pixel loop.
   if gradientRows.isEmpty {
     return ssimBandSweep(
-      ForwardOnly.self, geometry, k, loadRow: loadRow, sumRows: sumRows, needs: needs, writesMap: writesMap,
+      ForwardOnly.self, geometry, k, loadRow: loadRow, sumRows: sumRows, writesMap: writesMap,
       mapRow: mapRow,
       gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
       gradientRow: gradientRow)
   }
   return ssimBandSweep(
-    WithGradient.self, geometry, k, loadRow: loadRow, sumRows: sumRows, needs: needs, writesMap: writesMap,
+    WithGradient.self, geometry, k, loadRow: loadRow, sumRows: sumRows, writesMap: writesMap,
     mapRow: mapRow,
     gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
     gradientRow: gradientRow)
+}
+
+/// One map row from its vertical moments `v` (four rows `stride` apart):
+/// the horizontal pass, the SSIM and cs maps (the SSIM map stored to
+/// `map[0 ..< wo]`), their sums in eight lanes, and with `Mode.gradient`
+/// the gradient coefficients of the `target` map, times `scale`, stored to
+/// `coefficients[0 ..< wo]` and the two rows `coefficientStride` after it.
+/// Lanes past the row's end are 0.
+///
+/// A function of its own, not inlined into the sweep: inlined there, with
+/// the sweep's other live values around it, LLVM reshuffled the lanes of
+/// the divisions (some thirty shuffles and a dozen more spills per eight
+/// pixels).
+@inline(never)
+func ssimMapRow<Mode: SweepMode>(
+  _: Mode.Type, _ v: UnsafePointer<Double>, stride: Int, _ k: SSIMConstants, wo: Int,
+  map: UnsafeMutablePointer<Double>, coefficients: UnsafeMutablePointer<Double>, coefficientStride wa: Int,
+  target: SSIMGradientTarget, scale: Double
+) -> (ssim: Lanes, cs: Lanes) {
+  let c1 = k.c1, c2 = k.c2, kappa = k.kappa
+  let tail = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
+  var ssimLanes = Lanes(), csLanes = Lanes()
+  var j = 0
+  while j < wo {
+    let (muX, muY, eSquares, exy) = horizontalMoments(v, stride: stride, at: j, taps: k.taps, win: k.win)
+    let muX2 = muX * muX, muY2 = muY * muY, muXY = muX * muY
+    let muSquares = muX2 + muY2
+    // sigma_x^2 + sigma_y^2 and sigma_xy
+    let sigmaSquares = kappa * (eSquares - muSquares)
+    let sigmaXY = kappa * (exy - muXY)
+    let a1 = 2 * muXY + c1
+    let a2 = 2 * sigmaXY + c2
+    let b1 = muSquares + c1
+    let b2 = sigmaSquares + c2
+    // Both maps, whether or not both sums are used: skipping one division
+    // with a select made LLVM shuffle lanes (see above) and saved nothing.
+    var s = (a1 * a2) / (b1 * b2)
+    var cs = a2 / b2
+    let full = j + 8 <= wo
+    let outside = tail .>= SIMD8<Int64>(repeating: Int64(wo - j))
+    if !full {
+      s.replace(with: 0, where: outside)
+      cs.replace(with: 0, where: outside)
+    }
+    ssimLanes += s
+    csLanes += cs
+    store8(s, map + j)
+    if Mode.gradient {
+      var (ca, cb, cc) = ssimCoefficients(
+        target, muX: muX, muY: muY, a1: a1, a2: a2, b1: b1, b2: b2, s: s, cs: cs, kappa: kappa, scale: scale)
+      if !full {
+        ca.replace(with: 0, where: outside)
+        cb.replace(with: 0, where: outside)
+        cc.replace(with: 0, where: outside)
+      }
+      let p = coefficients + j
+      store8(ca, p)
+      store8(cb, p + wa)
+      store8(cc, p + 2 &* wa)
+    }
+    j &+= 8
+  }
+  return (ssimLanes, csLanes)
 }
 
 /// Whether a sweep produces gradient rows, as a type, so that each sweep
@@ -153,7 +208,7 @@ enum WithGradient: SweepMode { static var gradient: Bool { true } }
 func ssimBandSweep<Mode: SweepMode>(
   _: Mode.Type, _ geometry: SSIMPlaneGeometry, _ k: SSIMConstants,
   loadRow: SSIMRowSource,
-  sumRows: Range<Int>, needs: SSIMSumsNeeded, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
+  sumRows: Range<Int>, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
   gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
   gradientRow: (Int, UnsafePointer<Double>) -> Void
@@ -184,8 +239,6 @@ func ssimBandSweep<Mode: SweepMode>(
   }
   let first = gradient ? max(0, gradientRows.lowerBound - win + 1) : sumRows.lowerBound
   let end = gradient ? max(sumRows.upperBound, gradientRows.upperBound) : sumRows.upperBound
-  let c1 = k.c1, c2 = k.c2, kappa = k.kappa
-  let tail = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
   let paddedColumns = roundUp8(geometry.wp)
   var sums = SSIMSums()
   var loaded = first
@@ -217,53 +270,13 @@ func ssimBandSweep<Mode: SweepMode>(
         }
       }
       let summed = sumRows.contains(i)
-      var ssimLanes = Lanes(), csLanes = Lanes()
-      var j = 0
-      while j < wo {
-        let (muX, muY, eSquares, exy) = horizontalMoments(current, stride: ws, at: j, taps: k.taps, win: win)
-        let muX2 = muX * muX, muY2 = muY * muY, muXY = muX * muY
-        let muSquares = muX2 + muY2
-        // sigma_x^2 + sigma_y^2 and sigma_xy
-        let sigmaSquares = kappa * (eSquares - muSquares)
-        let sigmaXY = kappa * (exy - muXY)
-        let a1 = 2 * muXY + c1
-        let a2 = 2 * sigmaXY + c2
-        let b1 = muSquares + c1
-        let b2 = sigmaSquares + c2
-        // The SSIM map feeds its sum and the .ssim gradient, cs its sum and
-        // the .cs gradient.
-        var s = needs != .csOnly ? (a1 * a2) / (b1 * b2) : Lanes()
-        var cs = needs != .ssimOnly ? a2 / b2 : Lanes()
-        let full = j + 8 <= wo
-        let outside = tail .>= SIMD8<Int64>(repeating: Int64(wo - j))
-        if !full {
-          s.replace(with: 0, where: outside)
-          cs.replace(with: 0, where: outside)
-        }
-        if summed {
-          ssimLanes += s
-          csLanes += cs
-          if writesMap { store8(s, mapBuffer + j) }
-        }
-        if gradient {
-          var (ca, cb, cc) = ssimCoefficients(
-            target, muX: muX, muY: muY, a1: a1, a2: a2, b1: b1, b2: b2, s: s, cs: cs,
-            kappa: kappa, scale: gradientScale)
-          if !full {
-            ca.replace(with: 0, where: outside)
-            cb.replace(with: 0, where: outside)
-            cc.replace(with: 0, where: outside)
-          }
-          let p = coefficients + (geometry.coefficientLead + j)
-          store8(ca, p)
-          store8(cb, p + wa)
-          store8(cc, p + 2 * wa)
-        }
-        j &+= 8
-      }
+      let rowSums = ssimMapRow(
+        Mode.self, current, stride: ws, k, wo: wo, map: mapBuffer,
+        coefficients: coefficients + geometry.coefficientLead, coefficientStride: wa,
+        target: target, scale: gradientScale)
       if summed {
-        sums.ssim += laneTotal(ssimLanes)
-        sums.cs += laneTotal(csLanes)
+        sums.ssim += laneTotal(rowSums.ssim)
+        sums.cs += laneTotal(rowSums.cs)
         if writesMap { mapRow(i, mapBuffer) }
       }
     }
