@@ -268,7 +268,7 @@ func msSSIMPlanes<T: SimLossFloat>(
           let sums = ssimBand(
             g, constants,
             loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
-            sumRows: 0..<g.ho, writesMap: false, mapRow: { _, _ in },
+            sumRows: 0..<g.ho, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
             gradientRows: wantsGradient ? 0..<g.hp : 0..<0, target: last ? .ssim : .cs, gradientScale: 1,
             scratch: s + kernelOffset, slots: slots.base,
             gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })

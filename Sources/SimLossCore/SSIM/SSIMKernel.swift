@@ -93,6 +93,32 @@ struct SSIMSums {
 typealias SSIMRowSource =
   (Int, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> (UnsafePointer<Double>, UnsafePointer<Double>)
 
+/// Which maps a band needs: MS-SSIM uses only cs at its finer levels and
+/// only SSIM at its coarsest, and each map costs a division per pixel
+/// (about 4% of MS-SSIM's time); a map not needed is 0.
+enum SSIMSumsNeeded {
+  case both, csOnly, ssimOnly
+}
+
+/// The same as types, so that each map row is compiled for its maps (see
+/// `ssimMapRow`).
+protocol SSIMMaps {
+  static var ssim: Bool { get }
+  static var cs: Bool { get }
+}
+enum BothMaps: SSIMMaps {
+  static var ssim: Bool { true }
+  static var cs: Bool { true }
+}
+enum SSIMMapOnly: SSIMMaps {
+  static var ssim: Bool { true }
+  static var cs: Bool { false }
+}
+enum CSMapOnly: SSIMMaps {
+  static var ssim: Bool { false }
+  static var cs: Bool { true }
+}
+
 /// One band of one plane.
 ///
 /// - Parameters:
@@ -102,6 +128,7 @@ typealias SSIMRowSource =
 ///     whose columns wp ..< geometry.stride hold 0.
 ///   - sumRows: the map rows whose values are summed (and written with
 ///     `mapRow` when `writesMap`).
+///   - needs: which sums (the map written is the SSIM map: not `.csOnly`).
 ///   - gradientRows: the input rows whose gradient is produced (empty: no
 ///     gradient); the gradient is that of alpha * sum of the `target` map
 ///     over *all* ho rows, alpha = `gradientScale`.
@@ -115,7 +142,8 @@ typealias SSIMRowSource =
 func ssimBand(
   _ geometry: SSIMPlaneGeometry, _ k: SSIMConstants,
   loadRow: SSIMRowSource,
-  sumRows: Range<Int>, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
+  sumRows: Range<Int>, needs: SSIMSumsNeeded = .both, writesMap: Bool,
+  mapRow: (Int, UnsafePointer<Double>) -> Void,
   gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
   gradientRow: (Int, UnsafePointer<Double>) -> Void
@@ -124,32 +152,33 @@ func ssimBand(
   // live values competing for registers in the pixel loop.
   if gradientRows.isEmpty {
     return ssimBandSweep(
-      ForwardOnly.self, geometry, k, loadRow: loadRow, sumRows: sumRows, writesMap: writesMap,
+      ForwardOnly.self, geometry, k, loadRow: loadRow, sumRows: sumRows, needs: needs, writesMap: writesMap,
       mapRow: mapRow,
       gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
       gradientRow: gradientRow)
   }
   return ssimBandSweep(
-    WithGradient.self, geometry, k, loadRow: loadRow, sumRows: sumRows, writesMap: writesMap,
+    WithGradient.self, geometry, k, loadRow: loadRow, sumRows: sumRows, needs: needs, writesMap: writesMap,
     mapRow: mapRow,
     gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
     gradientRow: gradientRow)
 }
 
 /// One map row from its vertical moments `v` (four rows `stride` apart):
-/// the horizontal pass, the SSIM and cs maps (the SSIM map stored to
-/// `map[0 ..< wo]`), their sums in eight lanes, and with `Mode.gradient`
-/// the gradient coefficients of the `target` map, times `scale`, stored to
-/// `coefficients[0 ..< wo]` and the two rows `coefficientStride` after it.
-/// Lanes past the row's end are 0.
+/// the horizontal pass, the `Maps` (the SSIM map stored to
+/// `map[0 ..< wo]`; a map not computed is 0), their sums in eight lanes,
+/// and with `Mode.gradient` the gradient coefficients of the `target` map,
+/// times `scale`, stored to `coefficients[0 ..< wo]` and the two rows
+/// `coefficientStride` after it. Lanes past the row's end are 0.
 ///
-/// A function of its own, not inlined into the sweep: inlined there, with
-/// the sweep's other live values around it, LLVM reshuffled the lanes of
-/// the divisions (some thirty shuffles and a dozen more spills per eight
+/// A function of its own, not inlined into the sweep, and specialised for
+/// its maps: inlined there, with the sweep's other live values around it,
+/// or choosing its maps at run time, LLVM reshuffled the lanes of the
+/// divisions (some thirty shuffles and a dozen more spills per eight
 /// pixels).
 @inline(never)
-func ssimMapRow<Mode: SweepMode>(
-  _: Mode.Type, _ v: UnsafePointer<Double>, stride: Int, _ k: SSIMConstants, wo: Int,
+func ssimMapRow<Mode: SweepMode, Maps: SSIMMaps>(
+  _: Mode.Type, _: Maps.Type, _ v: UnsafePointer<Double>, stride: Int, _ k: SSIMConstants, wo: Int,
   map: UnsafeMutablePointer<Double>, coefficients: UnsafeMutablePointer<Double>, coefficientStride wa: Int,
   target: SSIMGradientTarget, scale: Double
 ) -> (ssim: Lanes, cs: Lanes) {
@@ -168,10 +197,8 @@ func ssimMapRow<Mode: SweepMode>(
     let a2 = 2 * sigmaXY + c2
     let b1 = muSquares + c1
     let b2 = sigmaSquares + c2
-    // Both maps, whether or not both sums are used: skipping one division
-    // with a select made LLVM shuffle lanes (see above) and saved nothing.
-    var s = (a1 * a2) / (b1 * b2)
-    var cs = a2 / b2
+    var s = Maps.ssim ? (a1 * a2) / (b1 * b2) : Lanes()
+    var cs = Maps.cs ? a2 / b2 : Lanes()
     let full = j + 8 <= wo
     let outside = tail .>= SIMD8<Int64>(repeating: Int64(wo - j))
     if !full {
@@ -208,7 +235,7 @@ enum WithGradient: SweepMode { static var gradient: Bool { true } }
 func ssimBandSweep<Mode: SweepMode>(
   _: Mode.Type, _ geometry: SSIMPlaneGeometry, _ k: SSIMConstants,
   loadRow: SSIMRowSource,
-  sumRows: Range<Int>, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
+  sumRows: Range<Int>, needs: SSIMSumsNeeded, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
   gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
   gradientRow: (Int, UnsafePointer<Double>) -> Void
@@ -270,10 +297,22 @@ func ssimBandSweep<Mode: SweepMode>(
         }
       }
       let summed = sumRows.contains(i)
-      let rowSums = ssimMapRow(
-        Mode.self, current, stride: ws, k, wo: wo, map: mapBuffer,
-        coefficients: coefficients + geometry.coefficientLead, coefficientStride: wa,
-        target: target, scale: gradientScale)
+      let coefficientRow = coefficients + geometry.coefficientLead
+      let rowSums: (ssim: Lanes, cs: Lanes)
+      switch needs {
+      case .both:
+        rowSums = ssimMapRow(
+          Mode.self, BothMaps.self, current, stride: ws, k, wo: wo, map: mapBuffer,
+          coefficients: coefficientRow, coefficientStride: wa, target: target, scale: gradientScale)
+      case .ssimOnly:
+        rowSums = ssimMapRow(
+          Mode.self, SSIMMapOnly.self, current, stride: ws, k, wo: wo, map: mapBuffer,
+          coefficients: coefficientRow, coefficientStride: wa, target: target, scale: gradientScale)
+      case .csOnly:
+        rowSums = ssimMapRow(
+          Mode.self, CSMapOnly.self, current, stride: ws, k, wo: wo, map: mapBuffer,
+          coefficients: coefficientRow, coefficientStride: wa, target: target, scale: gradientScale)
+      }
       if summed {
         sums.ssim += laneTotal(rowSums.ssim)
         sums.cs += laneTotal(rowSums.cs)
