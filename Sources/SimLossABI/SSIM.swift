@@ -28,7 +28,8 @@ public func simloss_ssim(
             "channels_len: \(channelsLen) is less than the \(xv.shape[0] * planes) per-channel values (N x C')")
         }
       }
-      let result = try ssim(xv, yv, options: ssimOptions, reduction: reduction, gradient: g, map: m)
+      let result = try ssim(
+        xv, yv, options: ssimOptions, reduction: reduction, gradient: g, map: m, contrastStructure: cs != nil)
       store(LossValues(result.values), out)
       for (i, v) in result.perChannel.enumerated() { perChannel?[i] = v }
       for (i, v) in result.cs.enumerated() { cs?[i] = v }

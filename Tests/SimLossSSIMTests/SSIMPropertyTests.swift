@@ -33,6 +33,34 @@ struct SSIMPropertyTests {
     #expect(try runMSSSIM(m, m, shape: ms.shape, options: .init(relu: false)).values == [1])
   }
 
+  @Test("ssim without cs: the same values and gradient, bitwise, and no cs")
+  func withoutContrastStructure() throws {
+    let pair = TestPair(shape: [2, 3, 30, 33], seed: 205, kind: .mixed(0.6, 0.4), scale: 1)
+    let (x, y) = pair.make()
+    for options in propertyOptions {
+      var xs = x, ys = y
+      var g1 = [Double](repeating: 0, count: x.count), g2 = g1
+      let (a, b) = try xs.withUnsafeMutableBufferPointer { xb in
+        try ys.withUnsafeMutableBufferPointer { yb in
+          try g1.withUnsafeMutableBufferPointer { gb1 in
+            try g2.withUnsafeMutableBufferPointer { gb2 in
+              let xv = try TensorView(name: "x", buffer: xb, shape: pair.shape)
+              let yv = try TensorView(name: "y", buffer: yb, shape: pair.shape)
+              let gv1 = try TensorView(name: "gradient", buffer: gb1, shape: pair.shape)
+              let gv2 = try TensorView(name: "gradient", buffer: gb2, shape: pair.shape)
+              return (
+                try ssim(xv, yv, options: options, reduction: .none, gradient: gv1),
+                try ssim(xv, yv, options: options, reduction: .none, gradient: gv2, contrastStructure: false)
+              )
+            }
+          }
+        }
+      }
+      #expect(a.values == b.values && a.perChannel == b.perChannel && g1 == g2, "\(options)")
+      #expect(a.cs.count == 6 && b.cs.isEmpty)
+    }
+  }
+
   @Test("test_ssim_identical_inputs_give_one (exactly)")
   func identicalInputs() throws {
     try identicalInputsGiveOne(Float.self)

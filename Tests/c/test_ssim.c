@@ -56,6 +56,30 @@ static void test_ssim_map_and_channels(void) {
   }
 }
 
+/* Asking for cs (a division per pixel) changes nothing else, bitwise:
+ * values, per-channel means and the gradient, with cs and without. */
+static void test_ssim_same_with_and_without_cs(void) {
+  static double x[COUNT], y[COUNT], g1[COUNT], g2[COUNT];
+  fill(x, COUNT, 95);
+  fill(y, COUNT, 96);
+  simloss_tensor tx, ty, tg1, tg2;
+  CHECK_OK(simloss_tensor_init_nchw(&tx, x, SIMLOSS_FLOAT64, N, C, H, W));
+  CHECK_OK(simloss_tensor_init_nchw(&ty, y, SIMLOSS_FLOAT64, N, C, H, W));
+  CHECK_OK(simloss_tensor_init_nchw(&tg1, g1, SIMLOSS_FLOAT64, N, C, H, W));
+  CHECK_OK(simloss_tensor_init_nchw(&tg2, g2, SIMLOSS_FLOAT64, N, C, H, W));
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.reduction = SIMLOSS_REDUCTION_NONE;
+  double v1[N], v2[N], pc1[N * C], pc2[N * C], cs[N * C];
+  for (int i = 0; i < N * C; i++) cs[i] = 2; /* not a cs: must be overwritten */
+  CHECK_OK(simloss_ssim(&tx, &ty, &o, v1, N, &tg1, NULL, pc1, cs, N * C));
+  CHECK_OK(simloss_ssim(&tx, &ty, &o, v2, N, &tg2, NULL, pc2, NULL, N * C));
+  CHECK(memcmp(v1, v2, sizeof v1) == 0);
+  CHECK(memcmp(pc1, pc2, sizeof pc1) == 0);
+  CHECK(memcmp(g1, g2, sizeof g1) == 0);
+  for (int i = 0; i < N * C; i++) CHECK(fabs(cs[i]) <= 1 && cs[i] != 0);
+}
+
 /* The gradient of the returned value against central differences. */
 static void test_ssim_gradient_matches_central_differences(void) {
   static double x[COUNT], y[COUNT], g[COUNT];
@@ -135,6 +159,7 @@ int main(void) {
   static const test_case tests[] = {
     TEST(test_ssim_identical_and_symmetric),
     TEST(test_ssim_map_and_channels),
+    TEST(test_ssim_same_with_and_without_cs),
     TEST(test_ssim_gradient_matches_central_differences),
     TEST(test_ms_ssim_minimum_side),
     TEST(test_ssim_bad_input),

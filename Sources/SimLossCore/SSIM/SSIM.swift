@@ -29,7 +29,8 @@ public struct SSIMResult: Sendable {
   /// Mean SSIM of each (image, channel), N x C' values in image-major order
   /// (C' = 1 with luma).
   public var perChannel: [Double]
-  /// Mean contrast-structure cs of each (image, channel), as `perChannel`.
+  /// Mean contrast-structure cs of each (image, channel), as `perChannel`;
+  /// empty when `ssim` was called with `contrastStructure: false`.
   public var cs: [Double]
 
   public init(values: [Double], perChannel: [Double], cs: [Double]) {
@@ -69,6 +70,10 @@ public struct SSIMResult: Sendable {
 ///     H' x W' the map size ((H - win + 1) x (W - win + 1) for `.valid`,
 ///     H x W for the others, after downsampling); receives the SSIM map.
 ///     Must not overlap x, y or gradient.
+///   - contrastStructure: whether to compute the per-channel cs means
+///     (`SSIMResult.cs`; empty when false). They cost a division per pixel,
+///     about 4% of a forward+backward call; the values and the gradient are
+///     the same either way.
 /// - Returns: values, per-channel means and per-channel mean cs.
 /// - Throws: `.invalidArgument` for bad options; `.rank`,
 ///   `.shapeMismatch`, `.invalidShape` (luma without 3 channels),
@@ -89,19 +94,20 @@ public struct SSIMResult: Sendable {
 /// other modules (the C ABI) run specialised kernels without inlining them.
 public func ssim<T: SimLossFloat>(
   _ x: TensorView<T>, _ y: TensorView<T>, options: SSIMOptions = .init(),
-  reduction: Reduction = .mean, gradient: TensorView<T>? = nil, map: TensorView<T>? = nil
+  reduction: Reduction = .mean, gradient: TensorView<T>? = nil, map: TensorView<T>? = nil,
+  contrastStructure: Bool = true
 ) throws -> SSIMResult {
   if T.self == Float.self {
     return try ssimPlanes(
       sameType(x, Float.self), sameType(y, Float.self), options, reduction,
-      sameType(gradient, Float.self), sameType(map, Float.self))
+      sameType(gradient, Float.self), sameType(map, Float.self), contrastStructure)
   }
   if T.self == Double.self {
     return try ssimPlanes(
       sameType(x, Double.self), sameType(y, Double.self), options, reduction,
-      sameType(gradient, Double.self), sameType(map, Double.self))
+      sameType(gradient, Double.self), sameType(map, Double.self), contrastStructure)
   }
-  return try ssimPlanes(x, y, options, reduction, gradient, map)
+  return try ssimPlanes(x, y, options, reduction, gradient, map, contrastStructure)
 }
 
 /// Output rows per band: bands of about 2^17 map pixels and at least 32
@@ -115,7 +121,7 @@ func ssimBandRows(ho: Int, wo: Int) -> Int {
 /// The implementation of `ssim`, specialised per element type.
 func ssimPlanes<T: SimLossFloat>(
   _ xv: TensorView<T>, _ yv: TensorView<T>, _ options: SSIMOptions, _ reduction: Reduction,
-  _ gradient: TensorView<T>?, _ map: TensorView<T>?
+  _ gradient: TensorView<T>?, _ map: TensorView<T>?, _ contrastStructure: Bool
 ) throws -> SSIMResult {
   try options.validate()
   let input = try SSIMInput(xv, yv, options: options)
@@ -253,7 +259,7 @@ func ssimPlanes<T: SimLossFloat>(
               paddedRow(input.y, r, yd)
               return (UnsafePointer(xd), UnsafePointer(yd))
             },
-            sumRows: i0..<i1, writesMap: mapIO != nil,
+            sumRows: i0..<i1, needs: contrastStructure ? .both : .ssimOnly, writesMap: mapIO != nil,
             mapRow: { i, values in mapIO!.writeRow(n: n, c: c, h: i, from: values) },
             gradientRows: gradientRows, target: .ssim, gradientScale: alpha,
             scratch: scratch.base, slots: slots.base,
@@ -337,5 +343,5 @@ func ssimPlanes<T: SimLossFloat>(
   case .sum: values = [imageValues.reduce(0, +)]
   case .none: values = imageValues
   }
-  return SSIMResult(values: values, perChannel: perChannel, cs: cs)
+  return SSIMResult(values: values, perChannel: perChannel, cs: contrastStructure ? cs : [])
 }
