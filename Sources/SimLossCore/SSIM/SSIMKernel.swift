@@ -128,7 +128,8 @@ enum CSMapOnly: SSIMMaps {
 ///     whose columns wp ..< geometry.stride hold 0.
 ///   - sumRows: the map rows whose values are summed (and written with
 ///     `mapRow` when `writesMap`).
-///   - needs: which sums (the map written is the SSIM map: not `.csOnly`).
+///   - needs: which sums (the map written is the SSIM map: not `.csOnly`);
+///     with a gradient, it must include the `target` map.
 ///   - gradientRows: the input rows whose gradient is produced (empty: no
 ///     gradient); the gradient is that of alpha * sum of the `target` map
 ///     over *all* ho rows, alpha = `gradientScale`.
@@ -148,6 +149,9 @@ func ssimBand(
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
   gradientRow: (Int, UnsafePointer<Double>) -> Void
 ) -> SSIMSums {
+  assert(
+    gradientRows.isEmpty || needs == .both || (needs == .ssimOnly) == (target == .ssim),
+    "the gradient's target map must be computed")
   // The forward-only sweep is compiled on its own, without the gradient's
   // live values competing for registers in the pixel loop.
   if gradientRows.isEmpty {
