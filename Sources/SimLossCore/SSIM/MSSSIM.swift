@@ -219,100 +219,83 @@ func msSSIMPlanes<T: SimLossFloat>(
 
   let planes = input.planes
   var planeValues = [Double](repeating: 0, count: planes)
-  var failed = [Bool](repeating: false, count: planes)
-  planeValues.withUnsafeMutableBufferPointer { valuesOut in
-    failed.withUnsafeMutableBufferPointer { failedOut in
-      forEachBlock(planes) { p in
-        // Not zeroed: every element is written before it is read (the
-        // pyramid's padding columns are zeroed below, the kernel zeroes its
-        // own), and 64-byte aligned (Scratch.swift).
-        guard let scratch = Scratch<Double>.allocateUninitialized(blockScratch),
-          let slots = Scratch<Int>.allocate(2 * win + 2)
-        else {
-          failedOut[p] = true
-          return
-        }
-        defer {
-          scratch.release()
-          slots.release()
-        }
-        let n = p / planesPerImage, c = p % planesPerImage
-        let s = scratch.base
-        @inline(__always)
-        func xLevel(_ j: Int) -> UnsafeMutablePointer<Double> { s + pyramidOffsets[j] }
-        @inline(__always)
-        func yLevel(_ j: Int) -> UnsafeMutablePointer<Double> {
-          s + pyramidOffsets[j] + heights[j] * geometries[j].stride
-        }
-        // Level 1: the planes after luma and downsampling.
-        let ws0 = geometries[0].stride
-        for r in 0..<heights[0] {
-          input.row(of: input.x, n: n, c: c, h: r, into: xLevel(0) + r * ws0, buffers: s + rowOffset)
-          input.row(of: input.y, n: n, c: c, h: r, into: yLevel(0) + r * ws0, buffers: s + rowOffset)
-        }
-        zeroPadding(xLevel(0), height: heights[0], width: widths[0], stride: ws0)
-        zeroPadding(yLevel(0), height: heights[0], width: widths[0], stride: ws0)
-        var terms = [Double](repeating: 0, count: levels)
-        for j in 0..<levels {
-          let g = geometries[j]
-          if j > 0 {
-            let prev = geometries[j - 1]
-            halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
-            halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
-            zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-            zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-          }
-          let last = j == levels - 1
-          let levelGradient = s + gradientOffsets[j]
-          let xs = xLevel(j), ys = yLevel(j)
-          let sums = ssimBand(
-            g, constants,
-            loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
-            sumRows: 0..<g.ho, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
-            gradientRows: wantsGradient ? 0..<g.hp : 0..<0, target: last ? .ssim : .cs, gradientScale: 1,
-            scratch: s + kernelOffset, slots: slots.base,
-            gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
-          terms[j] = (last ? sums.ssim : sums.cs) / (Double(g.ho) * Double(g.wo))
-        }
-        let clamped = terms.map { relu ? max($0, floor) : $0 }
-        let powers = (0..<levels).map { Double.pow(clamped[$0], weights[$0]) }
-        var value = 1.0
-        for j in 0..<levels { value *= powers[j] }
-        valuesOut[p] = value
-        guard let gradientIO else { return }
-
-        // d value / d term_j = w_j t_j^(w_j - 1) prod_{k != j} t_k^(w_k), 0
-        // where relu clamps; each level's gradient is that times the
-        // unscaled gradient of its mean, then the pyramid is transposed
-        // from the coarsest level down.
-        for j in stride(from: levels - 1, through: 0, by: -1) {
-          let g = geometries[j]
-          var derivative = 0.0
-          if !(relu && terms[j] <= floor) {
-            derivative = weights[j] * Double.pow(clamped[j], weights[j] - 1)
-            for k in 0..<levels where k != j { derivative *= powers[k] }
-          }
-          let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
-          let levelGradient = s + gradientOffsets[j]
-          if j < levels - 1 {
-            scaleAddHalveTranspose(
-              s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
-          } else {
-            for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
-          }
-        }
-        var full = UnsafePointer(s + gradientOffsets[0])
-        if let d = input.downsample {
-          let target = s + transposeOffset
-          d.transpose(full, into: target, rowBuffer: target + input.height * input.width)
-          full = UnsafePointer(target)
-        }
-        input.writeGradient(gradientIO, n: n, c: c, full)
+  try planeValues.withUnsafeMutableBufferPointer { valuesOut in
+    // Scratch not zeroed: every element is written before it is read (the
+    // pyramid's padding columns are zeroed below, the kernel zeroes its
+    // own), and 64-byte aligned (Scratch.swift).
+    try forEachBlock(planes, doubles: blockScratch, ints: 2 * win + 2, what: "MS-SSIM") { p, s, slots in
+      let n = p / planesPerImage, c = p % planesPerImage
+      @inline(__always)
+      func xLevel(_ j: Int) -> UnsafeMutablePointer<Double> { s + pyramidOffsets[j] }
+      @inline(__always)
+      func yLevel(_ j: Int) -> UnsafeMutablePointer<Double> {
+        s + pyramidOffsets[j] + heights[j] * geometries[j].stride
       }
+      // Level 1: the planes after luma and downsampling.
+      let ws0 = geometries[0].stride
+      for r in 0..<heights[0] {
+        input.row(of: input.x, n: n, c: c, h: r, into: xLevel(0) + r * ws0, buffers: s + rowOffset)
+        input.row(of: input.y, n: n, c: c, h: r, into: yLevel(0) + r * ws0, buffers: s + rowOffset)
+      }
+      zeroPadding(xLevel(0), height: heights[0], width: widths[0], stride: ws0)
+      zeroPadding(yLevel(0), height: heights[0], width: widths[0], stride: ws0)
+      var terms = [Double](repeating: 0, count: levels)
+      for j in 0..<levels {
+        let g = geometries[j]
+        if j > 0 {
+          let prev = geometries[j - 1]
+          halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
+          halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
+          zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
+          zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
+        }
+        let last = j == levels - 1
+        let levelGradient = s + gradientOffsets[j]
+        let xs = xLevel(j), ys = yLevel(j)
+        let sums = ssimBand(
+          g, constants,
+          loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
+          sumRows: 0..<g.ho, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
+          gradientRows: wantsGradient ? 0..<g.hp : 0..<0, target: last ? .ssim : .cs, gradientScale: 1,
+          scratch: s + kernelOffset, slots: slots,
+          gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
+        terms[j] = (last ? sums.ssim : sums.cs) / (Double(g.ho) * Double(g.wo))
+      }
+      let clamped = terms.map { relu ? max($0, floor) : $0 }
+      let powers = (0..<levels).map { Double.pow(clamped[$0], weights[$0]) }
+      var value = 1.0
+      for j in 0..<levels { value *= powers[j] }
+      valuesOut[p] = value
+      guard let gradientIO else { return }
+
+      // d value / d term_j = w_j t_j^(w_j - 1) prod_{k != j} t_k^(w_k), 0
+      // where relu clamps; each level's gradient is that times the
+      // unscaled gradient of its mean, then the pyramid is transposed
+      // from the coarsest level down.
+      for j in stride(from: levels - 1, through: 0, by: -1) {
+        let g = geometries[j]
+        var derivative = 0.0
+        if !(relu && terms[j] <= floor) {
+          derivative = weights[j] * Double.pow(clamped[j], weights[j] - 1)
+          for k in 0..<levels where k != j { derivative *= powers[k] }
+        }
+        let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
+        let levelGradient = s + gradientOffsets[j]
+        if j < levels - 1 {
+          scaleAddHalveTranspose(
+            s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
+        } else {
+          for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
+        }
+      }
+      var full = UnsafePointer(s + gradientOffsets[0])
+      if let d = input.downsample {
+        let target = s + transposeOffset
+        d.transpose(full, into: target, rowBuffer: target + input.height * input.width)
+        full = UnsafePointer(target)
+      }
+      input.writeGradient(gradientIO, n: n, c: c, full)
     }
-  }
-  if failed.contains(true) {
-    throw SimLossError(.outOfMemory, "MS-SSIM: cannot allocate \(blockScratch) Doubles of scratch for a plane")
   }
   let imageValues = (0..<input.images).map { n -> Double in
     var total = 0.0

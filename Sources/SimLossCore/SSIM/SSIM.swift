@@ -213,68 +213,54 @@ func ssimPlanes<T: SimLossFloat>(
     let base = groupStart
 
     // Phase 1: (plane, band) blocks.
-    sums.withUnsafeMutableBufferPointer { sumsOut in
-      failed.withUnsafeMutableBufferPointer { failedOut in
-        forEachBlock(group * bands) { block in
-          let p = base + block / bands, b = block % bands
-          // Not zeroed: the kernel and the row readers write every element
-          // before they read it.
-          guard let scratch = Scratch<Double>.allocateUninitialized(blockScratch),
-            let slots = Scratch<Int>.allocate(2 * win + 2)
-          else {
-            failedOut[p * bands + b] = true
-            return
-          }
-          defer {
-            scratch.release()
-            slots.release()
-          }
-          let n = p / planesPerImage, c = p % planesPerImage
-          let i0 = b * bandRows, i1 = min(ho, i0 + bandRows)
-          let gradientRows = wantsGradient ? i0..<(b == bands - 1 ? hp : i1) : 0..<0
-          let rowScratch = scratch.base + kernelCount
-          let level = rowScratch + 2 * input.width
-          // Padded row r of one input: a zero row, an input row, or a
-          // (downsampled) row with its columns padded.
-          func paddedRow(_ source: PlaneIO<T>, _ r: Int, _ dst: UnsafeMutablePointer<Double>) {
-            let d = rowSources[r]
-            if d < 0 {
-              dst.update(repeating: 0, count: wp)
-            } else if direct {
-              source.readRow(n: n, c: c, h: d, into: dst)
-            } else {
-              input.row(of: source, n: n, c: c, h: d, into: level, buffers: rowScratch)
-              columnSources.withUnsafeBufferPointer { columns in
-                for q in 0..<wp {
-                  let s = columns[q]
-                  dst[q] = s >= 0 ? level[s] : 0
-                }
+    // Scratch not zeroed: the kernel and the row readers write every
+    // element before they read it.
+    try sums.withUnsafeMutableBufferPointer { sumsOut in
+      try forEachBlock(group * bands, doubles: blockScratch, ints: 2 * win + 2, what: "SSIM") {
+        block, scratch, slots in
+        let p = base + block / bands, b = block % bands
+        let n = p / planesPerImage, c = p % planesPerImage
+        let i0 = b * bandRows, i1 = min(ho, i0 + bandRows)
+        let gradientRows = wantsGradient ? i0..<(b == bands - 1 ? hp : i1) : 0..<0
+        let rowScratch = scratch + kernelCount
+        let level = rowScratch + 2 * input.width
+        // Padded row r of one input: a zero row, an input row, or a
+        // (downsampled) row with its columns padded.
+        func paddedRow(_ source: PlaneIO<T>, _ r: Int, _ dst: UnsafeMutablePointer<Double>) {
+          let d = rowSources[r]
+          if d < 0 {
+            dst.update(repeating: 0, count: wp)
+          } else if direct {
+            source.readRow(n: n, c: c, h: d, into: dst)
+          } else {
+            input.row(of: source, n: n, c: c, h: d, into: level, buffers: rowScratch)
+            columnSources.withUnsafeBufferPointer { columns in
+              for q in 0..<wp {
+                let s = columns[q]
+                dst[q] = s >= 0 ? level[s] : 0
               }
             }
           }
-          sumsOut[p * bands + b] = ssimBand(
-            geometry, constants,
-            loadRow: { r, xd, yd in
-              paddedRow(input.x, r, xd)
-              paddedRow(input.y, r, yd)
-              return (UnsafePointer(xd), UnsafePointer(yd))
-            },
-            sumRows: i0..<i1, needs: contrastStructure ? .both : .ssimOnly, writesMap: mapIO != nil,
-            mapRow: { i, values in mapIO!.writeRow(n: n, c: c, h: i, from: values) },
-            gradientRows: gradientRows, target: .ssim, gradientScale: alpha,
-            scratch: scratch.base, slots: slots.base,
-            gradientRow: { r, g in
-              if direct {
-                gradientIO!.writeRow(n: n, c: c, h: r, from: g)
-              } else {
-                (gradientBase! + ((p - base) * hp + r) * wp).update(from: g, count: wp)
-              }
-            })
         }
+        sumsOut[p * bands + b] = ssimBand(
+          geometry, constants,
+          loadRow: { r, xd, yd in
+            paddedRow(input.x, r, xd)
+            paddedRow(input.y, r, yd)
+            return (UnsafePointer(xd), UnsafePointer(yd))
+          },
+          sumRows: i0..<i1, needs: contrastStructure ? .both : .ssimOnly, writesMap: mapIO != nil,
+          mapRow: { i, values in mapIO!.writeRow(n: n, c: c, h: i, from: values) },
+          gradientRows: gradientRows, target: .ssim, gradientScale: alpha,
+          scratch: scratch, slots: slots,
+          gradientRow: { r, g in
+            if direct {
+              gradientIO!.writeRow(n: n, c: c, h: r, from: g)
+            } else {
+              (gradientBase! + ((p - base) * hp + r) * wp).update(from: g, count: wp)
+            }
+          })
       }
-    }
-    if failed.contains(true) {
-      throw SimLossError(.outOfMemory, "SSIM: cannot allocate \(blockScratch) Doubles of scratch for a band")
     }
 
     // Phase 2: fold the padded-domain gradient back to the input, one

@@ -56,8 +56,15 @@ public enum Threads {
 /// (each call touches its own blocks) cross Dispatch's `@Sendable` boundary.
 @usableFromInline
 struct ConcurrentBody: @unchecked Sendable {
-  @usableFromInline let body: (Int) -> Void
-  @inlinable init(_ body: @escaping (Int) -> Void) { self.body = body }
+  @usableFromInline let body: (Int, Int) -> Void
+  @inlinable init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
+}
+
+/// The number of threads `forEachBlock` runs `blockCount` blocks on now:
+/// `Threads.count`, at most one per block, at least 1.
+@inlinable
+func blockWorkers(_ blockCount: Int) -> Int {
+  max(1, min(Threads.count, blockCount))
 }
 
 /// Runs `body(b)` for every block `b` in `0..<blockCount`, on up to
@@ -68,19 +75,26 @@ struct ConcurrentBody: @unchecked Sendable {
 /// never changes a result: each block writes its own partial sum.)
 @inlinable
 func forEachBlock(_ blockCount: Int, _ body: (Int) -> Void) {
-  let workers = min(Threads.count, blockCount)
-  if workers <= 1 {
-    for b in 0..<blockCount { body(b) }
+  forEachBlock(blockCount, workers: blockWorkers(blockCount)) { b, _ in body(b) }
+}
+
+/// The same on `workers` threads (fixed by the caller, who may have set up
+/// something per worker), telling each block the worker that runs it, in
+/// `0..<max(1, workers)`.
+@inlinable
+func forEachBlock(_ blockCount: Int, workers: Int, _ body: (_ block: Int, _ worker: Int) -> Void) {
+  if workers <= 1 || blockCount <= 1 {
+    for b in 0..<blockCount { body(b, 0) }
     return
   }
   let next = Atomic<Int>(0)
   withoutActuallyEscaping(body) { body in
     let shared = ConcurrentBody(body)
-    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
       while true {
         let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
         if b >= blockCount { break }
-        shared.body(b)
+        shared.body(b, worker)
       }
     }
   }
