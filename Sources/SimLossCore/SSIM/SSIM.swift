@@ -184,7 +184,8 @@ func ssimPlanes<T: SimLossFloat>(
   let gradientIO = gradient.map { PlaneIO($0, luma: options.luma, dataRange: options.dataRange) }
   let mapIO = map.map { PlaneIO($0, luma: false, dataRange: options.dataRange) }
   var sums = [SSIMSums](repeating: SSIMSums(), count: planes * bands)
-  var failed = [Bool](repeating: false, count: max(planes, planes * bands))
+  // Whether phase 2 (below) could not allocate the scratch of a plane.
+  var failed = [Bool](repeating: false, count: planes)
 
   guard let taps = Scratch<Double>.allocate(2 * win) else {
     throw SimLossError(.outOfMemory, "SSIM: cannot allocate \(2 * win) taps")
