@@ -277,31 +277,15 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     return a * lse - b
   }
 
-  /// The largest of n contiguous values, in eight independent running
-  /// maxima (which the compiler keeps in one vector register). A NaN reaches
-  /// the loss through exp either way.
+  /// The largest of n contiguous values. A NaN is passed over here and
+  /// reaches the loss through exp either way.
   @inlinable @inline(__always)
   func contiguousMax(_ x: UnsafeMutablePointer<T>, _ n: Int) -> T {
-    var a0 = -T.infinity, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
-    var c = 0
-    while c &+ 8 <= n {
-      let v0 = x[c], v1 = x[c &+ 1], v2 = x[c &+ 2], v3 = x[c &+ 3]
-      let v4 = x[c &+ 4], v5 = x[c &+ 5], v6 = x[c &+ 6], v7 = x[c &+ 7]
-      a0 = v0 > a0 ? v0 : a0
-      a1 = v1 > a1 ? v1 : a1
-      a2 = v2 > a2 ? v2 : a2
-      a3 = v3 > a3 ? v3 : a3
-      a4 = v4 > a4 ? v4 : a4
-      a5 = v5 > a5 ? v5 : a5
-      a6 = v6 > a6 ? v6 : a6
-      a7 = v7 > a7 ? v7 : a7
-      c &+= 8
+    if T.self == Float.self {
+      return unsafeBitCast(FastMath.contiguousMax(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), n), to: T.self)
     }
-    var m = Swift.max(Swift.max(Swift.max(a0, a1), Swift.max(a2, a3)), Swift.max(Swift.max(a4, a5), Swift.max(a6, a7)))
-    while c < n {
-      if x[c] > m { m = x[c] }
-      c &+= 1
-    }
+    var m = -T.infinity
+    for c in 0..<n where x[c] > m { m = x[c] }
     return m
   }
 

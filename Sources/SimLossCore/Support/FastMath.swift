@@ -167,4 +167,30 @@ enum FastMath {
     // Edge cases, as selects so that the loop stays vectorised.
     return x > 0 ? (x == .infinity ? x : result) : (x == 0 ? -.infinity : .nan)
   }
+
+  /// The largest of n contiguous floats, in two vectors of eight running
+  /// maxima; NaNs are passed over. (Eight scalar running maxima, left to
+  /// the compiler to vectorise, became 128-bit maxima behind four shuffles
+  /// per eight values: a fifth of the pass on 512 x 1000 logits in cache.
+  /// The same loop on a generic SIMD8<T> ran ten times slower.)
+  @inlinable @inline(__always)
+  static func contiguousMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var a = SIMD8<Float>(repeating: -.infinity), b = a
+    var c = 0
+    let raw = UnsafeRawPointer(x)
+    while c &+ 16 <= n {
+      let u = raw.loadUnaligned(fromByteOffset: c &* 4, as: SIMD8<Float>.self)
+      let v = raw.loadUnaligned(fromByteOffset: (c &+ 8) &* 4, as: SIMD8<Float>.self)
+      a.replace(with: u, where: u .> a)
+      b.replace(with: v, where: v .> b)
+      c &+= 16
+    }
+    a.replace(with: b, where: b .> a)
+    var m = a.max()
+    while c < n {
+      if x[c] > m { m = x[c] }
+      c &+= 1
+    }
+    return m
+  }
 }
