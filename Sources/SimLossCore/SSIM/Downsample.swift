@@ -129,21 +129,24 @@ func halve(
   _ src: UnsafePointer<Double>, height h: Int, width w: Int, srcStride: Int,
   into dst: UnsafeMutablePointer<Double>, dstStride: Int
 ) {
-  let h2 = halvedSide(h), w2 = halvedSide(w)
-  for i in 0..<h2 {
-    let r0 = src + (2 &* i) &* srcStride
-    let r1 = src + min(2 &* i &+ 1, h &- 1) &* srcStride
-    let out = dst + i &* dstStride
-    // The last column of an odd width reads its own column twice.
-    let pairs = w / 2
-    for j in 0..<pairs {
-      let c0 = 2 &* j, c1 = c0 &+ 1
-      out[j] = 0.25 * (((r0[c0] + r1[c0]) + r0[c1]) + r1[c1])
-    }
-    if w2 > pairs {
-      let c0 = w &- 1
-      out[pairs] = 0.25 * (((r0[c0] + r1[c0]) + r0[c0]) + r1[c0])
-    }
+  for i in 0..<halvedSide(h) {
+    halveRow(src + (2 &* i) &* srcStride, src + min(2 &* i &+ 1, h &- 1) &* srcStride, width: w, into: dst + i &* dstStride)
+  }
+}
+
+/// One row of `halve`: the coarse row of fine rows r0 and r1 (the same row
+/// twice for the last row of an odd height), ceil(w/2) values.
+@inline(__always)
+func halveRow(_ r0: UnsafePointer<Double>, _ r1: UnsafePointer<Double>, width w: Int, into out: UnsafeMutablePointer<Double>) {
+  // The last column of an odd width reads its own column twice.
+  let pairs = w / 2
+  for j in 0..<pairs {
+    let c0 = 2 &* j, c1 = c0 &+ 1
+    out[j] = 0.25 * (((r0[c0] + r1[c0]) + r0[c1]) + r1[c1])
+  }
+  if halvedSide(w) > pairs {
+    let c0 = w &- 1
+    out[pairs] = 0.25 * (((r0[c0] + r1[c0]) + r0[c0]) + r1[c0])
   }
 }
 
@@ -155,33 +158,40 @@ func scaleAddHalveTranspose(
   _ g: UnsafePointer<Double>, height h: Int, width w: Int, into acc: UnsafeMutablePointer<Double>,
   scale: Double
 ) {
+  for r in 0..<h { scaleAddHalveTransposeRow(g, row: r, height: h, width: w, into: acc + r &* w, scale: scale) }
+}
+
+/// Row r of `scaleAddHalveTranspose`: a (w values, row r of acc) = scale * a
+/// plus what g gives it.
+@inline(__always)
+func scaleAddHalveTransposeRow(
+  _ g: UnsafePointer<Double>, row r: Int, height h: Int, width w: Int, into a: UnsafeMutablePointer<Double>,
+  scale: Double
+) {
   let w2 = halvedSide(w), pairs = w / 2
-  for r in 0..<h {
-    // The last row of an odd height is both rows of its coarse row.
-    let twice = r == h &- 1 && h & 1 == 1
-    let a = acc + r &* w
-    let gr = g + (r / 2) &* w2
-    if twice {
-      for j in 0..<pairs {
-        let v = 0.25 * gr[j]
-        let c0 = 2 &* j, c1 = c0 &+ 1
-        a[c0] = a[c0] * scale + v + v
-        a[c1] = a[c1] * scale + v + v
-      }
-    } else {
-      for j in 0..<pairs {
-        let v = 0.25 * gr[j]
-        let c0 = 2 &* j, c1 = c0 &+ 1
-        a[c0] = a[c0] * scale + v
-        a[c1] = a[c1] * scale + v
-      }
+  // The last row of an odd height is both rows of its coarse row.
+  let twice = r == h &- 1 && h & 1 == 1
+  let gr = g + (r / 2) &* w2
+  if twice {
+    for j in 0..<pairs {
+      let v = 0.25 * gr[j]
+      let c0 = 2 &* j, c1 = c0 &+ 1
+      a[c0] = a[c0] * scale + v + v
+      a[c1] = a[c1] * scale + v + v
     }
-    if w2 > pairs {
-      // The last column of an odd width: both columns of its coarse column.
-      let v = 0.25 * gr[pairs]
-      let c = w &- 1
-      a[c] = twice ? a[c] * scale + v + v + v + v : a[c] * scale + v + v
+  } else {
+    for j in 0..<pairs {
+      let v = 0.25 * gr[j]
+      let c0 = 2 &* j, c1 = c0 &+ 1
+      a[c0] = a[c0] * scale + v
+      a[c1] = a[c1] * scale + v
     }
+  }
+  if w2 > pairs {
+    // The last column of an odd width: both columns of its coarse column.
+    let v = 0.25 * gr[pairs]
+    let c = w &- 1
+    a[c] = twice ? a[c] * scale + v + v + v + v : a[c] * scale + v + v
   }
 }
 
