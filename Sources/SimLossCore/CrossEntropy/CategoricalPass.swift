@@ -317,7 +317,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     let xs = geometry.rowStride(x.strides), cs = xClassStride
     let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0, gcs = gradientClassStride
     let ts = soft.map { geometry.rowStride($0.strides) } ?? 0, tcs = softClassStride
-    // Scratch per position: A, B and the log-sum-exp in Double; the max,
+    // Scratch per position: A, B and the loss in Double; the max,
     // the sum of exponentials, the gradient factor and whether the position
     // counts (1 or 0) in T, so that the loops over classes run at T's vector
     // width. (A float32 sum of C exponentials, each <= 1, is within C ulp;
@@ -331,6 +331,11 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
     var maxima = buffers + 3 * n, nextMaxima = buffers + 4 * n
     let targets = UnsafeMutablePointer<Int>.allocate(capacity: n)
     defer { targets.deallocate() }
+    // What the gradient of a class-index target loses at its class:
+    // scale (1 - eps) w_y, in T.
+    let targetShare = UnsafeMutablePointer<T>.allocate(capacity: max(1, classes))
+    defer { targetShare.deallocate() }
+    for c in 0..<classes { targetShare[c] = T(scale * (1 - eps) * w[c]) }
     func rowOrigin<E>(_ view: TensorView<E>, _ r: Int) -> UnsafeMutablePointer<E> {
       view.origin + geometry.offset(strides: view.strides, sample: sample, row: r)
     }
@@ -398,24 +403,29 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
         }
       }
       // The logarithms in a loop of their own, so that they vectorise; the
-      // per-position gathers below cannot.
+      // per-position gathers of the target's weight and logit in another;
+      // then the losses, vectorised, summed in laneSum order. (One loop
+      // with a running Double sum waited on that sum's latency at every
+      // position.) An ignored position's loss is 0 even where its logits
+      // are NaN, and with smoothing its B holds the smoothing terms.
       for i in 0..<n { factor[i] = T.fastLog(sum[i]) }
-      var rowTotal = 0.0
-      for i in 0..<n {
-        lse[i] = maxima[i].asDouble + factor[i].asDouble
-        var loss = 0.0
-        if soft != nil {
-          loss = a[i] * lse[i] - b[i]
-        } else if targets[i] >= 0 {
+      if soft == nil {
+        for i in 0..<n where targets[i] >= 0 {
           let y = targets[i], wy = w[y]
           a[i] = (1 - eps) * wy + uniform * weights.total
           b[i] += wy == 0 ? 0 : (1 - eps) * wy * x0[y &* cs &+ S.offset(i, xs)].asDouble
-          loss = a[i] * lse[i] - b[i]
         }
-        rowTotal += loss
-        if !out.isEmpty { out[(sample &* geometry.rows &+ r) &* n &+ i] = loss }
       }
-      total += rowTotal
+      let loss = lse
+      for i in 0..<n {
+        let value = a[i] * (maxima[i].asDouble + factor[i].asDouble) - b[i]
+        loss[i] = counts[i] != 0 ? value : 0
+      }
+      total += laneSum(n) { loss[$0] }
+      if !out.isEmpty {
+        let base = (sample &* geometry.rows &+ r) &* n
+        for i in 0..<n { out[base &+ i] = loss[i] }
+      }
       // g_c = scale (A e_c / S - a_c); an ignored position gets 0, even
       // where its logits are NaN.
       guard let g0 else { continue }
@@ -442,7 +452,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
       if t0 == nil {
         for i in 0..<n where targets[i] >= 0 {
           let y = targets[i]
-          g0[y &* gcs &+ S.offset(i, gs)] -= T(scale * (1 - eps) * w[y])
+          g0[y &* gcs &+ S.offset(i, gs)] -= targetShare[y]
         }
       }
     }
