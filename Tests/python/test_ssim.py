@@ -123,6 +123,43 @@ def test_ms_ssim_matches_reference_and_gradient():
         assert g.reshape(-1)[k] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-11)
 
 
+# Level 1 of MS-SSIM runs in bands of rows once a plane's map reaches 2^17
+# pixels (521 x 530: 3 bands of 172 rows, the last 177 input rows long and
+# odd; 600 x 1200 with the ssim.m downsampling: 300 x 600 at level 1, 2
+# bands). Values against the reference, the gradient at the rows on both
+# sides of each band boundary, and bitwise the same on 1 and 2 threads.
+@pytest.mark.parametrize("shape,downsample,rows", [
+    ((1, 1, 521, 530), False, [0, 171, 172, 173, 343, 344, 345, 519, 520]),
+    ((1, 1, 600, 1200), True, [0, 290, 291, 292, 293, 599]),
+])
+def test_ms_ssim_banded_level_one(shape, downsample, rows):
+    rng = np.random.default_rng(11)
+    x = rng.random(shape)
+    y = np.clip(x + 0.15 * rng.standard_normal(shape), 0, 1)
+    expected = float(ref.ms_ssim(x, y, downsample=downsample)["per_image"][0])
+    value, g = simloss.ms_ssim(x, y, downsample=downsample, grad=True)
+    assert value == pytest.approx(expected, abs=1e-10)
+    h = 1e-3
+    for r in rows:
+        for col in (1, shape[3] // 2 + 1):
+            saved = x[0, 0, r, col]
+            x[0, 0, r, col] = saved + h
+            up = simloss.ms_ssim(x, y, downsample=downsample)
+            x[0, 0, r, col] = saved - h
+            down = simloss.ms_ssim(x, y, downsample=downsample)
+            x[0, 0, r, col] = saved
+            assert g[0, 0, r, col] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-11), (r, col)
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    results = []
+    try:
+        for n in (1, 2):
+            simloss.set_num_threads(n)
+            results.append(simloss.ms_ssim(x32, y32, downsample=downsample, grad=True))
+    finally:
+        simloss.set_num_threads(0)
+    assert results[0][0] == results[1][0] and np.array_equal(results[0][1], results[1][1])
+
+
 def test_ssim_identical_images_give_one_and_nhwc_equals_nchw():
     x = np.random.default_rng(6).random((2, 3, 32, 32)).astype(np.float32)
     assert simloss.ssim(x, x) == 1.0 and simloss.ms_ssim(np.repeat(np.repeat(x, 6, 2), 6, 3), np.repeat(np.repeat(x, 6, 2), 6, 3)) == 1.0

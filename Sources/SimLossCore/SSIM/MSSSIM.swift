@@ -10,11 +10,15 @@ import RealModule
 //  2. the exact gradient of the returned value through every level and the
 //     pyramid, and never NaN or infinite with relu: a term below `floor` is
 //     clamped to it before the fractional power;
-//  3. bitwise the same for any thread count and layout: one plane per
-//     block, computed by the same code wherever it runs;
+//  3. bitwise the same for any thread count and layout: level 1 in bands
+//     of rows fixed by the shape, their sums added in band order, the
+//     coarser levels of a plane in one block, each computed by the same
+//     code wherever it runs;
 //  4. speed: the fused SSIM kernel at every level, each level's gradient
 //     computed in the same sweep as its statistics (unscaled, then scaled
-//     once the product is known), the pyramid transposed once.
+//     once the product is known), the pyramid transposed once; threads
+//     over planes and over the rows of level 1, so that one large image
+//     uses them all.
 //
 //   MS-SSIM = prod_{j<M} cs_j^{w_j} * ssim_M^{w_M}
 //   (Z. Wang, E. P. Simoncelli, A. C. Bovik, "Multi-scale structural
@@ -131,7 +135,8 @@ func msSSIMLevelSides(_ side: Int, levels: Int) -> [Int] {
 ///   `.shapeMismatch`, `.invalidShape`, `.overlap`; `.tooSmall` when the
 ///   coarsest level is smaller than the window; `.outOfMemory`. On a thrown
 ///   error the gradient is unspecified.
-/// - Complexity: O(N C H W win) time; O(H W) scratch per plane in flight.
+/// - Complexity: O(N C H W win) time; O(H W) scratch per plane in flight
+///   (level 1's gradient and level 2, in Double).
 ///
 /// Mathematical properties (each a test): msSSIM(x, x) = 1 exactly;
 /// symmetric in x and y; <= 1.
@@ -174,30 +179,63 @@ func msSSIMPlanes<T: SimLossFloat>(
   try input.checkGradient(gradient, x: xv, y: yv)
   let wantsGradient = gradient != nil
 
-  // Per-plane scratch: the pyramids of x and y (rows padded to the kernel
-  // stride), the unscaled gradient of each level, the kernel's scratch for
-  // the largest level, input rows, and the MATLAB transpose.
+  // Level 1, the largest by far, runs in bands of rows (as SSIM), which
+  // read their input rows straight from x and y and leave, per plane,
+  // level 1's unscaled gradient and level 2 in buffers shared by the
+  // plane's bands; the thread that finishes a plane's last band then runs
+  // the plane's coarser levels and writes its gradient. So MS-SSIM uses
+  // every thread on a single image, and a plane of one band (256 x 256)
+  // is done start to finish by one thread while its data is in cache.
   let geometries = (0..<levels).map { SSIMPlaneGeometry(hp: heights[$0], wp: widths[$0], win: win) }
-  var pyramidOffsets = [Int](), gradientOffsets = [Int]()
+  let g0 = geometries[0]
+  // Bands of an even number of rows, so that each pair of rows level 2 is
+  // made of lies in one band.
+  let bandRows = (ssimBandRows(ho: g0.ho, wo: g0.wo) + 1) & ~1
+  let bands = (g0.ho + bandRows - 1) / bandRows
+
+  // Per plane, shared by its bands: level 2 (x then y, rows padded to the
+  // kernel stride) and level 1's gradient (hp x wp), in a buffer per group
+  // of planes; or, when a plane is a single band, in the scratch of the
+  // thread that does it all, which stays in cache from plane to plane (a
+  // buffer per plane made 4x3x256x256 5% slower).
+  let levelTwoCount = levels > 1 ? try scratchCount("MS-SSIM", 2, heights[1], geometries[1].stride) : 0
+  let planeGradientOffset = roundUp8(levelTwoCount)
+  let planeGradientCount = wantsGradient ? try scratchCount("MS-SSIM", g0.hp, g0.wp) : 0
+  let perPlane = roundUp8(try scratchSum("MS-SSIM", [planeGradientOffset, planeGradientCount]))
+  let local = bands == 1
+  let planes = input.planes
+  let groupPlanes = local ? planes : max(1, min(planes, (1 << 24) / max(1, perPlane)))
+
+  // Per thread, for a band: the kernel's scratch, input rows, and the even
+  // row of the pair level 2 is halved from; for a plane's coarser levels
+  // (in the same memory, once its last band is done): levels 3 and down
+  // of the pyramid, the unscaled gradient of levels 2 and down, the
+  // kernel's scratch for level 2, and the MATLAB transpose.
+  let bandKernelCount = try g0.kernelScratchCount(gradient: wantsGradient)
+  let bandRowOffset = bandKernelCount
+  let pendingOffset = try scratchSum("MS-SSIM", [bandRowOffset, input.rowScratchCount])
+  let bandScratch = try scratchSum("MS-SSIM", [pendingOffset, try scratchCount("MS-SSIM", 2, g0.wp)])
+  var pyramidOffsets = [Int](repeating: 0, count: levels), gradientOffsets = [Int](repeating: 0, count: levels)
   var total = 0
-  for j in 0..<levels {
-    pyramidOffsets.append(total)
+  for j in 2..<max(2, levels) {
+    pyramidOffsets[j] = total
     total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", 2, heights[j], geometries[j].stride)])
   }
-  for j in 0..<levels {
-    gradientOffsets.append(total)
-    if wantsGradient { total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", heights[j], widths[j])]) }
+  for j in 1..<max(1, levels) where wantsGradient {
+    gradientOffsets[j] = total
+    total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", heights[j], widths[j])])
   }
   // The kernel's rows 64-byte aligned, as the pyramid's (the block is).
   let kernelOffset = roundUp8(total)
-  total = try scratchSum("MS-SSIM", [kernelOffset, try geometries[0].kernelScratchCount(gradient: wantsGradient)])
-  let rowOffset = total
-  total = try scratchSum("MS-SSIM", [total, input.rowScratchCount])
+  if levels > 1 {
+    total = try scratchSum("MS-SSIM", [kernelOffset, try geometries[1].kernelScratchCount(gradient: wantsGradient)])
+  }
   let transposeOffset = total
   if wantsGradient && input.downsample != nil {
     total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", input.height + 1, input.width)])
   }
-  let blockScratch = total
+  let localOffset = roundUp8(max(bandScratch, total))
+  let blockScratch = local ? try scratchSum("MS-SSIM", [localOffset, perPlane]) : localOffset
 
   let tapValues = ssimWindowTaps(ssimOptions)
   guard let taps = Scratch<Double>.allocate(2 * win) else {
@@ -216,106 +254,149 @@ func msSSIMPlanes<T: SimLossFloat>(
   let outer = scale / Double(planesPerImage)
   let gradientIO = gradient.map { PlaneIO($0, luma: ssimOptions.luma, dataRange: ssimOptions.dataRange) }
   let relu = options.relu, floor = options.floor
+  // Level 1's term is cs, or SSIM when it is the only level.
+  let firstNeeds: SSIMSumsNeeded = levels == 1 ? .ssimOnly : .csOnly
+  let firstTarget: SSIMGradientTarget = levels == 1 ? .ssim : .cs
 
-  let planes = input.planes
   var planeValues = [Double](repeating: 0, count: planes)
-  try planeValues.withUnsafeMutableBufferPointer { valuesOut in
-    // Scratch not zeroed: every element is written before it is read (the
-    // pyramid's padding columns are zeroed below, the kernel zeroes its
-    // own), and 64-byte aligned (Scratch.swift).
-    try forEachBlock(planes, doubles: blockScratch, ints: 2 * win + 2, what: "MS-SSIM") { p, s, slots in
-      let n = p / planesPerImage, c = p % planesPerImage
-      @inline(__always)
-      func xLevel(_ j: Int) -> UnsafeMutablePointer<Double> { s + pyramidOffsets[j] }
-      @inline(__always)
-      func yLevel(_ j: Int) -> UnsafeMutablePointer<Double> {
-        s + pyramidOffsets[j] + heights[j] * geometries[j].stride
+  var bandSums = [SSIMSums](repeating: SSIMSums(), count: planes * bands)
+  var groupStart = 0
+  while groupStart < planes {
+    let group = min(groupPlanes, planes - groupStart)
+    var shared: Scratch<Double>? = nil
+    if !local {
+      guard let buffer = Scratch<Double>.allocateUninitialized(try scratchCount("MS-SSIM", group, perPlane)) else {
+        throw SimLossError(
+          .outOfMemory, "MS-SSIM: cannot allocate \(group) x \(perPlane) Doubles of level 1 gradient and level 2")
       }
-      // Level 1: the planes after luma and downsampling; level 2 from
-      // each pair of its rows as soon as they are read (one pass over level
-      // 1 instead of two: 4% of MS-SSIM's time went to the second).
-      let h0 = heights[0], ws0 = geometries[0].stride
-      for r in 0..<h0 {
-        input.row(of: input.x, n: n, c: c, h: r, into: xLevel(0) + r * ws0, buffers: s + rowOffset)
-        input.row(of: input.y, n: n, c: c, h: r, into: yLevel(0) + r * ws0, buffers: s + rowOffset)
-        guard levels > 1, r & 1 == 1 || r == h0 - 1 else { continue }
-        let r0 = r & ~1, ws1 = geometries[1].stride
-        halveRow(xLevel(0) + r0 * ws0, xLevel(0) + r * ws0, width: widths[0], into: xLevel(1) + (r / 2) * ws1)
-        halveRow(yLevel(0) + r0 * ws0, yLevel(0) + r * ws0, width: widths[0], into: yLevel(1) + (r / 2) * ws1)
-      }
-      zeroPadding(xLevel(0), height: h0, width: widths[0], stride: ws0)
-      zeroPadding(yLevel(0), height: h0, width: widths[0], stride: ws0)
-      var terms = [Double](repeating: 0, count: levels)
-      for j in 0..<levels {
-        let g = geometries[j]
-        if j == 1 {
-          zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-          zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-        } else if j > 1 {
-          let prev = geometries[j - 1]
-          halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
-          halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
-          zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-          zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-        }
-        let last = j == levels - 1
-        let levelGradient = s + gradientOffsets[j]
-        let xs = xLevel(j), ys = yLevel(j)
-        let sums = ssimBand(
-          g, constants,
-          loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
-          sumRows: 0..<g.ho, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
-          gradientRows: wantsGradient ? 0..<g.hp : 0..<0, target: last ? .ssim : .cs, gradientScale: 1,
-          scratch: s + kernelOffset, slots: slots,
-          gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
-        terms[j] = (last ? sums.ssim : sums.cs) / (Double(g.ho) * Double(g.wo))
-      }
-      let clamped = terms.map { relu ? max($0, floor) : $0 }
-      let powers = (0..<levels).map { Double.pow(clamped[$0], weights[$0]) }
-      var value = 1.0
-      for j in 0..<levels { value *= powers[j] }
-      valuesOut[p] = value
-      guard let gradientIO else { return }
-
-      // d value / d term_j = w_j t_j^(w_j - 1) prod_{k != j} t_k^(w_k), 0
-      // where relu clamps; each level's gradient is that times the
-      // unscaled gradient of its mean, then the pyramid is transposed
-      // from the coarsest level down.
-      // Without downsampling, level 1's rows are finished and written out
-      // one at a time (one pass over level 1's gradient instead of two).
-      let fusedWrite = input.downsample == nil && levels > 1
-      for j in stride(from: levels - 1, through: 0, by: -1) {
-        let g = geometries[j]
-        var derivative = 0.0
-        if !(relu && terms[j] <= floor) {
-          derivative = weights[j] * Double.pow(clamped[j], weights[j] - 1)
-          for k in 0..<levels where k != j { derivative *= powers[k] }
-        }
-        let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
-        let levelGradient = s + gradientOffsets[j]
-        if j == 0 && fusedWrite {
-          for r in 0..<g.hp {
-            let row = levelGradient + r * g.wp
-            scaleAddHalveTransposeRow(
-              s + gradientOffsets[1], row: r, height: g.hp, width: g.wp, into: row, scale: factor)
-            gradientIO.writeRow(n: n, c: c, h: r, from: row)
-          }
-        } else if j < levels - 1 {
-          scaleAddHalveTranspose(
-            s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
-        } else {
-          for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
-        }
-      }
-      if fusedWrite { return }
-      var full = UnsafePointer(s + gradientOffsets[0])
-      if let d = input.downsample {
-        let target = s + transposeOffset
-        d.transpose(full, into: target, rowBuffer: target + input.height * input.width)
-        full = UnsafePointer(target)
-      }
-      input.writeGradient(gradientIO, n: n, c: c, full)
+      shared = buffer
     }
+    defer { shared?.release() }
+    let sharedBase = shared?.base
+    let base = groupStart
+    // Bands done per plane; the band that completes a plane runs the rest.
+    let done = (0..<group).map { _ in CompletionCounter() }
+    try planeValues.withUnsafeMutableBufferPointer { valuesOut in
+      try bandSums.withUnsafeMutableBufferPointer { sumsOut in
+        // Scratch not zeroed: every element is written before it is read
+        // (the pyramid's padding columns are zeroed below, the kernel
+        // zeroes its own), and 64-byte aligned (Scratch.swift).
+        try forEachBlock(group * bands, doubles: blockScratch, ints: 2 * win + 2, what: "MS-SSIM") { block, s, slots in
+          let k = block / bands, p = base + k, b = block % bands
+          let n = p / planesPerImage, c = p % planesPerImage
+          let levelTwo = local ? s + localOffset : sharedBase! + k * perPlane
+          let planeGradient = levelTwo + planeGradientOffset
+          let i0 = b * bandRows, i1 = min(g0.ho, i0 + bandRows)
+          // The input rows this band owns: their gradient, and the level 2
+          // rows made of them.
+          let owned = i0..<(b == bands - 1 ? g0.hp : i1)
+          let pendingX = s + pendingOffset, pendingY = pendingX + g0.wp
+          let ws1 = levels > 1 ? geometries[1].stride : 0
+          let levelTwoY = levelTwo + (levels > 1 ? heights[1] * ws1 : 0)
+          let sums = ssimBand(
+            g0, constants,
+            loadRow: { r, xd, yd in
+              input.row(of: input.x, n: n, c: c, h: r, into: xd, buffers: s + bandRowOffset)
+              input.row(of: input.y, n: n, c: c, h: r, into: yd, buffers: s + bandRowOffset)
+              if levels > 1 && owned.contains(r & ~1) {
+                if r & 1 == 1 {
+                  halveRow(pendingX, xd, width: g0.wp, into: levelTwo + (r / 2) * ws1)
+                  halveRow(pendingY, yd, width: g0.wp, into: levelTwoY + (r / 2) * ws1)
+                } else if r == g0.hp - 1 {
+                  halveRow(xd, xd, width: g0.wp, into: levelTwo + (r / 2) * ws1)
+                  halveRow(yd, yd, width: g0.wp, into: levelTwoY + (r / 2) * ws1)
+                } else {
+                  pendingX.update(from: xd, count: g0.wp)
+                  pendingY.update(from: yd, count: g0.wp)
+                }
+              }
+              return (UnsafePointer(xd), UnsafePointer(yd))
+            },
+            sumRows: i0..<i1, needs: firstNeeds, writesMap: false, mapRow: { _, _ in },
+            gradientRows: wantsGradient ? owned : 0..<0, target: firstTarget, gradientScale: 1,
+            scratch: s, slots: slots,
+            gradientRow: { r, values in (planeGradient + r * g0.wp).update(from: values, count: g0.wp) })
+          sumsOut[p * bands + b] = sums
+          guard done[k].finish() == bands else { return }
+
+          // The plane's last band: its coarser levels, value and gradient.
+          var first = 0.0
+          for band in 0..<bands { first += levels == 1 ? sumsOut[p * bands + band].ssim : sumsOut[p * bands + band].cs }
+          var terms = [Double](repeating: 0, count: levels)
+          terms[0] = first / (Double(g0.ho) * Double(g0.wo))
+          @inline(__always)
+          func xLevel(_ j: Int) -> UnsafeMutablePointer<Double> { j == 1 ? levelTwo : s + pyramidOffsets[j] }
+          @inline(__always)
+          func yLevel(_ j: Int) -> UnsafeMutablePointer<Double> { xLevel(j) + heights[j] * geometries[j].stride }
+          for j in 1..<max(1, levels) {
+            let g = geometries[j]
+            if j > 1 {
+              let prev = geometries[j - 1]
+              halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
+              halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
+            }
+            zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
+            zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
+            let last = j == levels - 1
+            let levelGradient = s + gradientOffsets[j]
+            let xs = xLevel(j), ys = yLevel(j)
+            let sums = ssimBand(
+              g, constants,
+              loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
+              sumRows: 0..<g.ho, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
+              gradientRows: wantsGradient ? 0..<g.hp : 0..<0, target: last ? .ssim : .cs, gradientScale: 1,
+              scratch: s + kernelOffset, slots: slots,
+              gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
+            terms[j] = (last ? sums.ssim : sums.cs) / (Double(g.ho) * Double(g.wo))
+          }
+          let clamped = terms.map { relu ? max($0, floor) : $0 }
+          let powers = (0..<levels).map { Double.pow(clamped[$0], weights[$0]) }
+          var value = 1.0
+          for j in 0..<levels { value *= powers[j] }
+          valuesOut[p] = value
+          guard let gradientIO else { return }
+
+          // d value / d term_j = w_j t_j^(w_j - 1) prod_{k != j} t_k^(w_k), 0
+          // where relu clamps; each level's gradient is that times the
+          // unscaled gradient of its mean, then the pyramid is transposed
+          // from the coarsest level down. Level 1's rows are finished one
+          // at a time and, without downsampling, written out at once.
+          for j in stride(from: levels - 1, through: 0, by: -1) {
+            let g = geometries[j]
+            var derivative = 0.0
+            if !(relu && terms[j] <= floor) {
+              derivative = weights[j] * Double.pow(clamped[j], weights[j] - 1)
+              for k in 0..<levels where k != j { derivative *= powers[k] }
+            }
+            let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
+            let levelGradient = j == 0 ? planeGradient : s + gradientOffsets[j]
+            if j == 0 {
+              for r in 0..<g.hp {
+                let row = levelGradient + r * g.wp
+                if levels > 1 {
+                  scaleAddHalveTransposeRow(
+                    s + gradientOffsets[1], row: r, height: g.hp, width: g.wp, into: row, scale: factor)
+                } else {
+                  for i in 0..<g.wp { row[i] *= factor }
+                }
+                if input.downsample == nil { gradientIO.writeRow(n: n, c: c, h: r, from: row) }
+              }
+            } else if j < levels - 1 {
+              scaleAddHalveTranspose(
+                s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
+            } else {
+              for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
+            }
+          }
+          if let d = input.downsample {
+            let target = s + transposeOffset
+            d.transpose(planeGradient, into: target, rowBuffer: target + input.height * input.width)
+            input.writeGradient(gradientIO, n: n, c: c, target)
+          }
+        }
+      }
+    }
+    groupStart += group
   }
   let imageValues = (0..<input.images).map { n -> Double in
     var total = 0.0
