@@ -72,9 +72,18 @@ let package = Package(
     // The hand-written header, imported into Swift so that every @c
     // @implementation is checked against it by the compiler.
     .systemLibrary(name: "CSimLoss", path: "include"),
+    // The float32 cross-entropy kernels compiled again for AVX-512
+    // (x86-64-v4: AVX-512 F, BW, CD, DQ, VL); SimLossABI calls them only on
+    // a CPU that has it (KernelDispatch.swift). (-target-cpu takes no
+    // x86-64-v4; the features come through the C importer's -march.)
+    .target(
+      name: "SimLossAVX512",
+      dependencies: ["SimLossCore"],
+      swiftSettings: [.unsafeFlags(["-target-cpu", "x86-64", "-Xcc", "-march=x86-64-v4", "-Xcc", "-fno-math-errno"])]
+    ),
     .target(
       name: "SimLossABI",
-      dependencies: ["SimLossCore", "CSimLoss"],
+      dependencies: ["SimLossCore", "SimLossAVX512", "CSimLoss"],
       swiftSettings: kernelFlags,
       linkerSettings: [
         // Release only: these flags would also reach the test executables.

@@ -1,4 +1,5 @@
 import CSimLoss
+import SimLossAVX512
 import SimLossCore
 
 // simloss.h, "Cross-entropy".
@@ -19,7 +20,18 @@ public func simloss_cross_entropy(
       let w = try optionalView(weight, "weight", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: y.count)
-      let result = try crossEntropy(logits: x, target: y, weight: w, options: options, gradient: g)
+      let result: CrossEntropyResult
+      if T.self == Float.self && KernelDispatch.avx512 {
+        result = I.self == Int32.self
+          ? try AVX512Kernels.crossEntropy(
+            logits: asFloat(x), target: unsafeBitCast(y, to: TensorView<Int32>.self), weight: asFloat(w),
+            options: options, gradient: asFloat(g))
+          : try AVX512Kernels.crossEntropy(
+            logits: asFloat(x), target: unsafeBitCast(y, to: TensorView<Int64>.self), weight: asFloat(w),
+            options: options, gradient: asFloat(g))
+      } else {
+        result = try crossEntropy(logits: x, target: y, weight: w, options: options, gradient: g)
+      }
       store(result, out, stats)
     }
     guard indexType == Int32(SIMLOSS_INT32.rawValue) || indexType == Int32(SIMLOSS_INT64.rawValue) else {
@@ -51,7 +63,11 @@ public func simloss_cross_entropy_soft(
       let g = try optionalView(grad, "grad", as: T.self)
       let positions = positionCount(x, options.classAxis)
       let out = try requireValues(values, valuesLen, options.reduction, count: positions)
-      store(try crossEntropy(logits: x, probabilities: t, weight: w, options: options, gradient: g), out, stats)
+      let result = T.self == Float.self && KernelDispatch.avx512
+        ? try AVX512Kernels.crossEntropy(
+          logits: asFloat(x), probabilities: asFloat(t), weight: asFloat(w), options: options, gradient: asFloat(g))
+        : try crossEntropy(logits: x, probabilities: t, weight: w, options: options, gradient: g)
+      store(result, out, stats)
     }
     try floatCall(logits, "logits", run(Float.self), run(Double.self))
   }
@@ -94,8 +110,12 @@ public func simloss_bce_with_logits(
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: x.count)
       store(
-        try binaryCrossEntropyWithLogits(
-          logits: x, target: y, weight: w, posWeight: q, options: options, gradient: g), out)
+        T.self == Float.self && KernelDispatch.avx512
+          ? try AVX512Kernels.binaryCrossEntropyWithLogits(
+            logits: asFloat(x), target: asFloat(y), weight: asFloat(w), posWeight: asFloat(q), options: options,
+            gradient: asFloat(g))
+          : try binaryCrossEntropyWithLogits(
+            logits: x, target: y, weight: w, posWeight: q, options: options, gradient: g), out)
     }
     try floatCall(logits, "logits", run(Float.self), run(Double.self))
   }
@@ -115,7 +135,11 @@ public func simloss_bce(
       let w = try optionalView(weight, "weight", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: p.count)
-      store(try binaryCrossEntropy(probabilities: p, target: y, weight: w, options: options, gradient: g), out)
+      store(
+        T.self == Float.self && KernelDispatch.avx512
+          ? try AVX512Kernels.binaryCrossEntropy(
+            probabilities: asFloat(p), target: asFloat(y), weight: asFloat(w), options: options, gradient: asFloat(g))
+          : try binaryCrossEntropy(probabilities: p, target: y, weight: w, options: options, gradient: g), out)
     }
     try floatCall(probs, "probs", run(Float.self), run(Double.self))
   }
@@ -134,7 +158,11 @@ public func simloss_sigmoid_focal(
       let y = try view(target, "target", as: T.self)
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: x.count)
-      store(try sigmoidFocalLoss(logits: x, target: y, options: options, gradient: g), out)
+      store(
+        T.self == Float.self && KernelDispatch.avx512
+          ? try AVX512Kernels.sigmoidFocalLoss(
+            logits: asFloat(x), target: asFloat(y), options: options, gradient: asFloat(g))
+          : try sigmoidFocalLoss(logits: x, target: y, options: options, gradient: g), out)
     }
     try floatCall(logits, "logits", run(Float.self), run(Double.self))
   }

@@ -20,9 +20,13 @@ public func simloss_abi_version() -> Int32 {
 @c @implementation
 public func simloss_build_info() -> UnsafePointer<CChar>? {
   #if SIMLOSS_TARGET_CPU_NATIVE
-  cString("version=0.1.0 cpu=native threads=SIMLOSS_NUM_THREADS-or-processors")
+  KernelDispatch.avx512
+    ? cString("version=0.1.0 cpu=native kernels=avx512 threads=SIMLOSS_NUM_THREADS-or-processors")
+    : cString("version=0.1.0 cpu=native kernels=baseline threads=SIMLOSS_NUM_THREADS-or-processors")
   #else
-  cString("version=0.1.0 cpu=haswell threads=SIMLOSS_NUM_THREADS-or-processors")
+  KernelDispatch.avx512
+    ? cString("version=0.1.0 cpu=haswell kernels=avx512 threads=SIMLOSS_NUM_THREADS-or-processors")
+    : cString("version=0.1.0 cpu=haswell kernels=baseline threads=SIMLOSS_NUM_THREADS-or-processors")
   #endif
 }
 

@@ -17,6 +17,10 @@ static void test_build_info_names_version_and_cpu(void) {
   CHECK(info != NULL);
   CHECK(strstr(info, "version=" SIMLOSS_VERSION_STRING) != NULL);
   CHECK(strstr(info, "cpu=haswell") != NULL || strstr(info, "cpu=native") != NULL);
+  CHECK(strstr(info, "kernels=avx512") != NULL || strstr(info, "kernels=baseline") != NULL);
+  /* SIMLOSS_KERNELS=baseline turns the AVX-512 kernels off. */
+  const char *kernels = getenv("SIMLOSS_KERNELS");
+  if (kernels != NULL && strcmp(kernels, "baseline") == 0) CHECK(strstr(info, "kernels=baseline") != NULL);
 }
 
 /* simloss_status_string(): total; every status has its own name. */

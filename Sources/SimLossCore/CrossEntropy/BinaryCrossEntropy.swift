@@ -55,7 +55,18 @@ public func binaryCrossEntropyWithLogits<T: SimLossFloat>(
   logits: TensorView<T>, target: TensorView<T>, weight: TensorView<T>? = nil, posWeight: TensorView<T>? = nil,
   options: BinaryLossOptions = .init(), gradient: TensorView<T>? = nil
 ) throws -> LossValues {
-  let pass = try ElementwisePass(x: logits, y: target, w: weight, q: posWeight, gradient: gradient)
+  try binaryCrossEntropyWithLogits(
+    logits: logits, target: target, weight: weight, posWeight: posWeight, options: options, gradient: gradient,
+    kernels: BaselineKernels.self)
+}
+
+/// The same with the kernels of `K` (see KernelTarget.swift).
+@inlinable
+package func binaryCrossEntropyWithLogits<T: SimLossFloat, K: KernelTarget>(
+  logits: TensorView<T>, target: TensorView<T>, weight: TensorView<T>?, posWeight: TensorView<T>?,
+  options: BinaryLossOptions, gradient: TensorView<T>?, kernels: K.Type
+) throws -> LossValues {
+  let pass = try ElementwisePass<T, K>(x: logits, y: target, w: weight, q: posWeight, gradient: gradient)
   return pass.run(LogitsTerm.self, options)
 }
 
@@ -70,7 +81,18 @@ public func binaryCrossEntropy<T: SimLossFloat>(
   probabilities: TensorView<T>, target: TensorView<T>, weight: TensorView<T>? = nil,
   options: BinaryLossOptions = .init(), gradient: TensorView<T>? = nil
 ) throws -> LossValues {
-  let pass = try ElementwisePass(x: probabilities, y: target, w: weight, q: nil, gradient: gradient)
+  try binaryCrossEntropy(
+    probabilities: probabilities, target: target, weight: weight, options: options, gradient: gradient,
+    kernels: BaselineKernels.self)
+}
+
+/// The same with the kernels of `K` (see KernelTarget.swift).
+@inlinable
+package func binaryCrossEntropy<T: SimLossFloat, K: KernelTarget>(
+  probabilities: TensorView<T>, target: TensorView<T>, weight: TensorView<T>?,
+  options: BinaryLossOptions, gradient: TensorView<T>?, kernels: K.Type
+) throws -> LossValues {
+  let pass = try ElementwisePass<T, K>(x: probabilities, y: target, w: weight, q: nil, gradient: gradient)
   try pass.requireUnitInterval(pass.x)
   try pass.requireUnitInterval(pass.y)
   return pass.run(ProbabilityTerm.self, options)
@@ -83,13 +105,22 @@ public func sigmoidFocalLoss<T: SimLossFloat>(
   logits: TensorView<T>, target: TensorView<T>, options: BinaryLossOptions = .init(),
   gradient: TensorView<T>? = nil
 ) throws -> LossValues {
+  try sigmoidFocalLoss(logits: logits, target: target, options: options, gradient: gradient, kernels: BaselineKernels.self)
+}
+
+/// The same with the kernels of `K` (see KernelTarget.swift).
+@inlinable
+package func sigmoidFocalLoss<T: SimLossFloat, K: KernelTarget>(
+  logits: TensorView<T>, target: TensorView<T>, options: BinaryLossOptions, gradient: TensorView<T>?,
+  kernels: K.Type
+) throws -> LossValues {
   guard options.gamma >= 0, options.gamma.isFinite else {
     throw SimLossError(.invalidArgument, "gamma: \(options.gamma) must be finite and >= 0")
   }
   guard options.alpha <= 1, !options.alpha.isNaN else {
     throw SimLossError(.invalidArgument, "alpha: \(options.alpha) must be in [0, 1], or negative for none")
   }
-  let pass = try ElementwisePass(x: logits, y: target, w: nil, q: nil, gradient: gradient)
+  let pass = try ElementwisePass<T, K>(x: logits, y: target, w: nil, q: nil, gradient: gradient)
   return pass.run(FocalTerm.self, options)
 }
 
@@ -173,7 +204,7 @@ enum FocalTerm: BinaryTerm {
 /// Drives a `BinaryTerm` over every element: rows in parallel blocks,
 /// per-element values to a scratch row summed in `laneSum` order.
 @usableFromInline
-struct ElementwisePass<T: SimLossFloat> {
+struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
   @usableFromInline let x: TensorView<T>
   @usableFromInline let y: TensorView<T>
   @usableFromInline let w: TensorView<T>?

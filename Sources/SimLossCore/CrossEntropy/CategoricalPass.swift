@@ -9,7 +9,7 @@ import RealModule
 /// Either reads the logits from memory once: the second and third sweeps
 /// over a position's classes hit cache.
 @usableFromInline
-struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger> {
+struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K: KernelTarget> {
   @usableFromInline let classes: Int
   @usableFromInline let geometry: RowGeometry
   @usableFromInline let plan: BlockPlan

@@ -46,6 +46,16 @@ public func crossEntropy<T: SimLossFloat, I: FixedWidthInteger & SignedInteger>(
   logits: TensorView<T>, target: TensorView<I>, weight: TensorView<T>? = nil,
   options: CrossEntropyOptions = .init(), gradient: TensorView<T>? = nil
 ) throws -> CrossEntropyResult {
+  try crossEntropy(
+    logits: logits, target: target, weight: weight, options: options, gradient: gradient, kernels: BaselineKernels.self)
+}
+
+/// The same with the kernels of `K` (see KernelTarget.swift).
+@inlinable
+package func crossEntropy<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K: KernelTarget>(
+  logits: TensorView<T>, target: TensorView<I>, weight: TensorView<T>?,
+  options: CrossEntropyOptions, gradient: TensorView<T>?, kernels: K.Type
+) throws -> CrossEntropyResult {
   try options.validate()
   let layout = try ClassLayout(logits: logits, classAxis: options.classAxis)
   guard target.shape == layout.positionShape else {
@@ -57,7 +67,7 @@ public func crossEntropy<T: SimLossFloat, I: FixedWidthInteger & SignedInteger>(
   try requireGradient(gradient, of: logits)
   let classWeights = try ClassWeights(weight, classes: layout.classes)
   defer { classWeights.deallocate() }
-  let pass = CategoricalPass<T, I>(
+  let pass = CategoricalPass<T, I, K>(
     layout: layout, logits: logits, indices: target, soft: nil, weights: classWeights,
     gradient: gradient, options: options)
   let (denominator, counted) = try pass.countTargets()
@@ -73,6 +83,17 @@ public func crossEntropy<T: SimLossFloat>(
   logits: TensorView<T>, probabilities target: TensorView<T>, weight: TensorView<T>? = nil,
   options: CrossEntropyOptions = .init(), gradient: TensorView<T>? = nil
 ) throws -> CrossEntropyResult {
+  try crossEntropy(
+    logits: logits, probabilities: target, weight: weight, options: options, gradient: gradient,
+    kernels: BaselineKernels.self)
+}
+
+/// The same with the kernels of `K` (see KernelTarget.swift).
+@inlinable
+package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
+  logits: TensorView<T>, probabilities target: TensorView<T>, weight: TensorView<T>?,
+  options: CrossEntropyOptions, gradient: TensorView<T>?, kernels: K.Type
+) throws -> CrossEntropyResult {
   try options.validate()
   let layout = try ClassLayout(logits: logits, classAxis: options.classAxis)
   try logits.requireSameShape(as: target)
@@ -80,7 +101,7 @@ public func crossEntropy<T: SimLossFloat>(
   if let gradient { try gradient.requireNoOverlap(with: target) }
   let classWeights = try ClassWeights(weight, classes: layout.classes)
   defer { classWeights.deallocate() }
-  let pass = CategoricalPass<T, Int32>(
+  let pass = CategoricalPass<T, Int32, K>(
     layout: layout, logits: logits, indices: nil, soft: target, weights: classWeights,
     gradient: gradient, options: options)
   let positions = layout.positionShape.reduce(1, *)

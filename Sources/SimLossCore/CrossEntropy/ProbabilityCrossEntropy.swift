@@ -30,7 +30,7 @@ public func crossEntropy<T: SimLossFloat>(
   try q.requireSameShape(as: p)
   try requireGradient(gradient, of: q)
   if let gradient { try gradient.requireNoOverlap(with: p) }
-  let check = try ElementwisePass(x: q, y: p, w: nil, q: nil, gradient: nil)
+  let check = try ElementwisePass<T, BaselineKernels>(x: q, y: p, w: nil, q: nil, gradient: nil)
   try check.requireUnitInterval(q)
 
   let (qv, qc) = layout.positions(of: q)

@@ -43,7 +43,10 @@ extension TensorView {
   /// distinct (no zero stride, no two index tuples at one address). The
   /// check is the sufficient one libraries use: sort dimensions by |stride|;
   /// each stride must exceed the reach of all smaller ones.
-  @inlinable
+  ///
+  /// Not inlinable: inlined into SimLossAVX512, its sort became a copy
+  /// compiled for AVX-512 under the name of the baseline's copy
+  /// (Tests/c/check_kernels.py).
   public func requireWritable() throws {
     let dims = shape.indices.filter { shape[$0] > 1 }.sorted { abs(strides[$0]) < abs(strides[$1]) }
     var reach = 0

@@ -1,0 +1,77 @@
+"""The float32 cross-entropy family has a second set of kernels compiled for
+AVX-512 (Sources/SimLossAVX512), chosen per process from the CPU's flags.
+Both sets must give bitwise the same values and gradients: each test here
+computes every form in two processes, one with the default choice and one
+with SIMLOSS_KERNELS=baseline, and compares the bytes."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+# Every form and layout of the family, options combined; run in a child
+# process (the kernel choice is read once per process), results to .npz.
+CHILD = r'''
+import sys
+import numpy as np
+import simloss
+
+rng = np.random.default_rng(3)
+out = {"info": np.array(simloss.BUILD_INFO)}
+def keep(name, result):
+    value, grad = result
+    out[name + "_value"] = np.asarray(value, dtype=np.float64)
+    out[name + "_grad"] = grad
+
+logits = (rng.standard_normal((67, 1003)) * 4).astype(np.float32)
+labels = rng.integers(0, 1003, 67)
+labels[5] = -100
+weight = rng.random(1003).astype(np.float32)
+keep("ce_i64", simloss.cross_entropy(logits, labels, weight=weight, label_smoothing=0.1, grad=True))
+keep("ce_i32", simloss.cross_entropy(logits, labels.astype(np.int32), reduction="none", grad=True))
+seg = (rng.standard_normal((2, 21, 37, 45)) * 3).astype(np.float32)
+seg_labels = rng.integers(0, 21, (2, 37, 45))
+seg_labels[0, 3, :7] = -100
+keep("ce_seg", simloss.cross_entropy(seg, seg_labels, label_smoothing=0.05, grad=True))
+keep("ce_seg_strided", simloss.cross_entropy(seg[:, :, ::2, 1:], seg_labels[:, ::2, 1:], grad=True))
+last = np.ascontiguousarray(seg.transpose(0, 2, 3, 1))
+keep("ce_channels_last", simloss.cross_entropy(last, seg_labels, axis=-1, grad=True))
+soft = rng.random((67, 1003)).astype(np.float32)
+soft /= soft.sum(1, keepdims=True)
+keep("ce_soft", simloss.cross_entropy(logits, soft, weight=weight, grad=True))
+x = (rng.standard_normal((3, 5, 1031)) * 5).astype(np.float32)
+y = (rng.random(x.shape) > 0.5).astype(np.float32)
+keep("bce_logits", simloss.binary_cross_entropy_with_logits(
+    x, y, weight=rng.random(x.shape).astype(np.float32), pos_weight=rng.random((1, 1, 1031)).astype(np.float32) * 3,
+    grad=True))
+keep("bce_logits_flat", simloss.binary_cross_entropy_with_logits(x.reshape(-1), y.reshape(-1), grad=True))
+p = rng.random(x.shape).astype(np.float32)
+keep("bce_probs", simloss.binary_cross_entropy(p, y, reduction="sum", grad=True))
+keep("focal", simloss.sigmoid_focal_loss(x, y, alpha=0.3, gamma=1.5, grad=True))
+np.savez(sys.argv[1], **out)
+'''
+
+
+def run_child(path, kernels):
+    env = dict(os.environ)
+    env.pop("SIMLOSS_KERNELS", None)
+    if kernels:
+        env["SIMLOSS_KERNELS"] = kernels
+    subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, check=True)
+    with np.load(path) as results:
+        return {k: results[k] for k in results.files}
+
+
+def test_avx512_kernels_give_the_baseline_results_bitwise(tmp_path):
+    chosen = run_child(tmp_path / "default.npz", None)
+    baseline = run_child(tmp_path / "baseline.npz", "baseline")
+    assert "kernels=baseline" in str(baseline["info"])
+    if "kernels=avx512" not in str(chosen["info"]):
+        pytest.skip("this CPU has no AVX-512: both processes ran the baseline kernels")
+    assert chosen.keys() == baseline.keys()
+    for name in chosen:
+        if name == "info":
+            continue
+        a, b = chosen[name], baseline[name]
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), name
