@@ -371,8 +371,42 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         a[i] = 0
         b[i] = 0
       }
-      for c in 0..<classes {
+      // Coefficients: probabilities, or the smoothing share of indices.
+      func coefficients(_ c: Int) {
+        let xc = x0 + c &* cs, wc = w[c]
+        if let t0 {
+          let tc = t0 + c &* tcs
+          for i in 0..<n {
+            let ac = wc * ((1 - eps) * tc[S.offset(i, ts)].asDouble + uniform)
+            a[i] += ac
+            b[i] += ac == 0 ? 0 : ac * xc[S.offset(i, xs)].asDouble
+          }
+        } else if eps > 0 && wc != 0 {
+          for i in 0..<n { b[i] += uniform * wc * xc[S.offset(i, xs)].asDouble }
+        }
+      }
+      var c = 0
+      while c < classes {
         let xc = x0 + c &* cs, xn = xNext + c &* cs
+        if let g0, c &+ 1 < classes {
+          // Two classes at a time: each position's sum and next maximum
+          // loaded and stored once per pair (the sum in the same order).
+          let gc = g0 + c &* gcs, gd = gc + gcs, xd = xc + cs, xm = xn + cs
+          for i in 0..<n {
+            let e = T.fastExpNonPositive(xc[S.offset(i, xs)] - maxima[i])
+            let f = T.fastExpNonPositive(xd[S.offset(i, xs)] - maxima[i])
+            gc[S.offset(i, gs)] = e
+            gd[S.offset(i, gs)] = f
+            sum[i] = (sum[i] + e) + f
+            let u = xn[S.offset(i, xs)], v = xm[S.offset(i, xs)]
+            let m = u > nextMaxima[i] ? u : nextMaxima[i]
+            nextMaxima[i] = v > m ? v : m
+          }
+          coefficients(c)
+          coefficients(c &+ 1)
+          c &+= 2
+          continue
+        }
         if let g0 {
           let gc = g0 + c &* gcs
           for i in 0..<n {
@@ -389,18 +423,8 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
             nextMaxima[i] = v > nextMaxima[i] ? v : nextMaxima[i]
           }
         }
-        // Coefficients: probabilities, or the smoothing share of indices.
-        let wc = w[c]
-        if let t0 {
-          let tc = t0 + c &* tcs
-          for i in 0..<n {
-            let ac = wc * ((1 - eps) * tc[S.offset(i, ts)].asDouble + uniform)
-            a[i] += ac
-            b[i] += ac == 0 ? 0 : ac * xc[S.offset(i, xs)].asDouble
-          }
-        } else if eps > 0 && wc != 0 {
-          for i in 0..<n { b[i] += uniform * wc * xc[S.offset(i, xs)].asDouble }
-        }
+        coefficients(c)
+        c &+= 1
       }
       // The logarithms in a loop of their own, so that they vectorise; the
       // per-position gathers of the target's weight and logit in another;
