@@ -160,6 +160,19 @@ def test_ms_ssim_banded_level_one(shape, downsample, rows):
     assert results[0][0] == results[1][0] and np.array_equal(results[0][1], results[1][1])
 
 
+# One level is SSIM: level 1's term is then the SSIM mean, its gradient
+# SSIM's, with level 1 in one band (161 x 170) or in three (521 x 530).
+@pytest.mark.parametrize("shape", [(2, 1, 161, 170), (1, 1, 521, 530)])
+def test_ms_ssim_of_one_level_is_ssim(shape):
+    rng = np.random.default_rng(12)
+    x = rng.random(shape)
+    y = np.clip(x + 0.1 * rng.standard_normal(shape), 0, 1)
+    value, g = simloss.ms_ssim(x, y, weights=[1.0], grad=True)
+    expected, expected_g = simloss.ssim(x, y, grad=True)
+    assert value == pytest.approx(expected, rel=1e-13)
+    np.testing.assert_allclose(g, expected_g, rtol=1e-12, atol=1e-18)
+
+
 def test_ssim_identical_images_give_one_and_nhwc_equals_nchw():
     x = np.random.default_rng(6).random((2, 3, 32, 32)).astype(np.float32)
     assert simloss.ssim(x, x) == 1.0 and simloss.ms_ssim(np.repeat(np.repeat(x, 6, 2), 6, 3), np.repeat(np.repeat(x, 6, 2), 6, 3)) == 1.0
