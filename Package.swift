@@ -81,9 +81,12 @@ let package = Package(
       dependencies: ["SimLossCore"],
       swiftSettings: [.unsafeFlags(["-target-cpu", "x86-64", "-Xcc", "-march=x86-64-v4", "-Xcc", "-fno-math-errno"])]
     ),
+    // glibc's x86 CPU features (<sys/platform/x86.h>), for the choice of
+    // kernels.
+    .systemLibrary(name: "CPlatformX86", path: "Sources/CPlatformX86"),
     .target(
       name: "SimLossABI",
-      dependencies: ["SimLossCore", "SimLossAVX512", "CSimLoss"],
+      dependencies: ["SimLossCore", "SimLossAVX512", "CSimLoss", "CPlatformX86"],
       swiftSettings: kernelFlags,
       linkerSettings: [
         // Release only: these flags would also reach the test executables.

@@ -110,8 +110,10 @@ SIMLOSS_API int simloss_abi_version(void);
  *  Kernels: the float32 cross-entropy functions (simloss_cross_entropy,
  *  simloss_cross_entropy_soft, simloss_bce_with_logits, simloss_bce,
  *  simloss_sigmoid_focal) have a second set of kernels compiled for
- *  AVX-512 (AVX-512 F, BW, CD, DQ and VL), used when /proc/cpuinfo lists
- *  all five, about 1.2x faster where their exponentials dominate. The
+ *  AVX-512 (AVX-512 F, BW, CD, DQ and VL), used when glibc reports all
+ *  five active (CPUID and the OS's register saving; under valgrind, whose
+ *  CPU has none, the baseline runs), about 1.2x faster where their
+ *  exponentials dominate. The
  *  results are bitwise the same with either set. The environment variable
  *  SIMLOSS_KERNELS=baseline, read once per process, keeps the baseline
  *  kernels. */

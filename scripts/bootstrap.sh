@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine of this project's kind lacks, and nothing it
-# has: cmake and ninja (PyPI), libpng for the example (Debian), and the
-# Python packages the tests compare against (PyPI). Safe to run again.
+# has: cmake and ninja (PyPI), libpng for the example and valgrind for a
+# ctest (Debian), and the Python packages the tests compare against (PyPI).
+# Safe to run again.
 set -euo pipefail
 
 need_pip=()
@@ -17,8 +18,12 @@ if [ ${#need_pip[@]} -gt 0 ]; then
   hash -r
 fi
 
-if ! dpkg -s libpng-dev >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1; then
-  echo "bootstrap: apt-get install libpng-dev pkg-config"
+need_apt=()
+dpkg -s libpng-dev >/dev/null 2>&1 || need_apt+=(libpng-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "bootstrap: apt-get install ${need_apt[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpng-dev pkg-config >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
