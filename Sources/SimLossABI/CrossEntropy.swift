@@ -21,7 +21,7 @@ public func simloss_cross_entropy(
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: y.count)
       let result: CrossEntropyResult
-      if T.self == Float.self && KernelDispatch.avx512 {
+      if KernelDispatch.avx512(for: T.self) {
         result = I.self == Int32.self
           ? try AVX512Kernels.crossEntropy(
             logits: asFloat(x), target: unsafeBitCast(y, to: TensorView<Int32>.self), weight: asFloat(w),
@@ -63,7 +63,7 @@ public func simloss_cross_entropy_soft(
       let g = try optionalView(grad, "grad", as: T.self)
       let positions = positionCount(x, options.classAxis)
       let out = try requireValues(values, valuesLen, options.reduction, count: positions)
-      let result = T.self == Float.self && KernelDispatch.avx512
+      let result = KernelDispatch.avx512(for: T.self)
         ? try AVX512Kernels.crossEntropy(
           logits: asFloat(x), probabilities: asFloat(t), weight: asFloat(w), options: options, gradient: asFloat(g))
         : try crossEntropy(logits: x, probabilities: t, weight: w, options: options, gradient: g)
@@ -110,7 +110,7 @@ public func simloss_bce_with_logits(
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: x.count)
       store(
-        T.self == Float.self && KernelDispatch.avx512
+        KernelDispatch.avx512(for: T.self)
           ? try AVX512Kernels.binaryCrossEntropyWithLogits(
             logits: asFloat(x), target: asFloat(y), weight: asFloat(w), posWeight: asFloat(q), options: options,
             gradient: asFloat(g))
@@ -136,7 +136,7 @@ public func simloss_bce(
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: p.count)
       store(
-        T.self == Float.self && KernelDispatch.avx512
+        KernelDispatch.avx512(for: T.self)
           ? try AVX512Kernels.binaryCrossEntropy(
             probabilities: asFloat(p), target: asFloat(y), weight: asFloat(w), options: options, gradient: asFloat(g))
           : try binaryCrossEntropy(probabilities: p, target: y, weight: w, options: options, gradient: g), out)
@@ -159,7 +159,7 @@ public func simloss_sigmoid_focal(
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: x.count)
       store(
-        T.self == Float.self && KernelDispatch.avx512
+        KernelDispatch.avx512(for: T.self)
           ? try AVX512Kernels.sigmoidFocalLoss(
             logits: asFloat(x), target: asFloat(y), options: options, gradient: asFloat(g))
           : try sigmoidFocalLoss(logits: x, target: y, options: options, gradient: g), out)

@@ -26,6 +26,10 @@ enum KernelDispatch {
     let required = [x86_cpu_AVX512F, x86_cpu_AVX512BW, x86_cpu_AVX512CD, x86_cpu_AVX512DQ, x86_cpu_AVX512VL]
     return required.allSatisfy { x86_cpu_active(UInt32($0)) }
   }()
+
+  /// Whether a call on elements of type T goes to SimLossAVX512 (which has
+  /// float32 kernels only).
+  static func avx512<T>(for _: T.Type) -> Bool { T.self == Float.self && avx512 }
 }
 
 /// A float32 view as itself, for a generic caller that has checked
