@@ -281,7 +281,7 @@ func msSSIMPlanes<T: SimLossFloat>(
         // Scratch not zeroed: every element is written before it is read
         // (the pyramid's padding columns are zeroed below, the kernel
         // zeroes its own), and 64-byte aligned (Scratch.swift).
-        try forEachBlock(group * bands, doubles: blockScratch, ints: 2 * win + 2, what: "MS-SSIM") { block, s, slots in
+        try forEachBlock(group * bands, doubles: blockScratch, ints: g0.kernelSlotCount, what: "MS-SSIM") { block, s, slots in
           let k = block / bands, p = base + k, b = block % bands
           let n = p / planesPerImage, c = p % planesPerImage
           let levelTwo = local ? s + localOffset : sharedBase! + k * perPlane

@@ -217,7 +217,7 @@ func ssimPlanes<T: SimLossFloat>(
     // Scratch not zeroed: the kernel and the row readers write every
     // element before they read it.
     try sums.withUnsafeMutableBufferPointer { sumsOut in
-      try forEachBlock(group * bands, doubles: blockScratch, ints: 2 * win + 2, what: "SSIM") {
+      try forEachBlock(group * bands, doubles: blockScratch, ints: geometry.kernelSlotCount, what: "SSIM") {
         block, scratch, slots in
         let p = base + block / bands, b = block % bands
         let n = p / planesPerImage, c = p % planesPerImage

@@ -10,12 +10,12 @@
 //     (SSIMGradient.swift);
 //  3. deterministic: a band's result depends only on the plane and the
 //     band's bounds; sums run over fixed lanes and rows in order;
-//  4. speed: per pair of output rows, one vertical pass of the four
+//  4. speed: per four output rows, one vertical pass of the four
 //     moments; per output row, one horizontal pass fused with the formula,
 //     and (with a gradient) one transposed horizontal pass, and per pair of
 //     gradient rows one gathered vertical pass (the pair shares win - 1
 //     transposed rows, loaded once: 6% off a forward+backward pass); input
-//     rows stream through a ring of win + 1 rows (win + 2 with a gradient),
+//     rows stream through a ring of win + 3 rows (win + 4 with a gradient),
 //     so a band never copies its input and its scratch (a few hundred KiB
 //     for 512-pixel rows) stays in cache.
 //
@@ -50,15 +50,14 @@ struct SSIMPlaneGeometry {
     self.coefficientStride = roundUp8(coefficientLead + wp + 7)
   }
 
-  /// Doubles of kernel scratch (laid out in `ssimBandSweep`): two sets of
+  /// Doubles of kernel scratch (laid out in `ssimBandSweep`): four sets of
   /// four moment rows, two gradient rows, a map row, two input rows, a ring
-  /// of (win + 1) x 4 input rows ((win + 2) x 4 for the gradient); for the
-  /// gradient three coefficient rows and a ring of (win + 1) x 3
-  /// transposed rows.
+  /// of `inputSlots` x 4 input rows; for the gradient three coefficient
+  /// rows and a ring of (win + 1) x 3 transposed rows.
   func kernelScratchCount(gradient: Bool) throws -> Int {
     let rows = try scratchSum(
       "SSIM",
-      [try scratchCount("SSIM", 2 * momentCount + 5, stride),
+      [try scratchCount("SSIM", filteredRowSets * momentCount + 5, stride),
        try scratchCount("SSIM", inputSlots(gradient: gradient), momentCount, stride)])
     guard gradient else { return rows }
     let ring = try scratchCount("SSIM", win + 1, 3, stride)
@@ -66,11 +65,18 @@ struct SSIMPlaneGeometry {
     return try scratchSum("SSIM", [rows, ring, coefficients])
   }
 
-  /// Input rows in the ring: win + 1 (two output rows are filtered at
-  /// once); with the gradient one more, so that the input row of a gradient
-  /// row that waits for the next one (they are gathered in pairs) is still
-  /// there.
-  func inputSlots(gradient: Bool) -> Int { gradient ? win + 2 : win + 1 }
+  /// Input rows in the ring: win + 3 (`filteredRowSets` output rows are
+  /// filtered at once); with the gradient one more, so that the input row
+  /// of a gradient row that waits for the next one (they are gathered in
+  /// pairs) is still there.
+  func inputSlots(gradient: Bool) -> Int { gradient ? win + 4 : win + 3 }
+
+  /// Output rows whose vertical moments are filtered at once.
+  var filteredRowSets: Int { 4 }
+
+  /// Ints of kernel scratch (`ssimBand`'s `slots`): win + 1 offsets of
+  /// transposed rows, win + 3 of input rows.
+  var kernelSlotCount: Int { 2 * win + 4 }
 }
 
 /// The constants of one call: C1, C2, the covariance scale and the taps.
@@ -247,8 +253,9 @@ func ssimBandSweep<Mode: SweepMode>(
   let win = k.win, ws = geometry.stride, wa = geometry.coefficientStride
   let ho = geometry.ho, wo = geometry.wo
   let gradient = Mode.gradient
-  let moments = scratch, nextMoments = scratch + momentCount * ws
-  let mapBuffer = scratch + 2 * momentCount * ws
+  // Vertical moments of up to four output rows, a set of four rows each.
+  let momentSets = scratch, setSize = momentCount * ws
+  let mapBuffer = scratch + geometry.filteredRowSets * setSize
   let gradientBuffer = mapBuffer + ws, earlierGradient = mapBuffer + 2 * ws
   let rowX = mapBuffer + 3 * ws, rowY = mapBuffer + 4 * ws
   // Input ring: slot r % inputSlots holds x, y, x^2 + y^2, xy of row r,
@@ -274,32 +281,34 @@ func ssimBandSweep<Mode: SweepMode>(
   var sums = SSIMSums()
   var loaded = first
   let forwardEnd = min(end, ho)
-  // Whether `nextMoments` already holds row i (filtered with row i - 1).
-  var ready = false
+  // Rows filtered ..< filteredEnd have their moments in the sets, row r in
+  // set r - filtered.
+  var filtered = first, filteredEnd = first
 
   for i in first..<end {
     if i < ho {
-      var current = moments
-      if ready {
-        current = nextMoments
-        ready = false
-      } else {
-        let pair = i + 1 < forwardEnd
-        let rows = pair ? win + 1 : win
-        while loaded < i + rows {
+      if i >= filteredEnd {
+        // Four rows at a time (one for windows under 3 rows). Near the
+        // band's end the rows past it are not loaded: their offsets repeat
+        // the last loaded slot, and their moments are never read.
+        let count = win >= 3 ? 4 : 1
+        let needed = min(forwardEnd - i, count)
+        while loaded < i + win + needed - 1 {
           let (xr, yr) = loadRow(loaded, rowX, rowY)
           interleavedRow(xr, yr, columns: ws, into: inputs + (loaded % inputSlots) * slotSize)
           loaded += 1
         }
-        for t in 0..<rows { inputOffsets[t] = ((i + t) % inputSlots) * slotSize }
-        if pair {
-          verticalMoments2(
-            inputs, offsets: inputOffsets, stride: ws, taps: k.taps, win: win, into: moments, nextMoments)
-          ready = true
+        for t in 0..<(win + count - 1) { inputOffsets[t] = (min(i + t, loaded - 1) % inputSlots) * slotSize }
+        if count == 4 {
+          verticalMoments4(
+            inputs, offsets: inputOffsets, stride: ws, taps: k.taps, win: win, into: momentSets, setStride: setSize)
         } else {
-          verticalMoments(inputs, offsets: inputOffsets, stride: ws, taps: k.taps, win: win, into: moments)
+          verticalMoments(inputs, offsets: inputOffsets, stride: ws, taps: k.taps, win: win, into: momentSets)
         }
+        filtered = i
+        filteredEnd = i + needed
       }
+      let current = momentSets + (i - filtered) * setSize
       let summed = sumRows.contains(i)
       let coefficientRow = coefficients + geometry.coefficientLead
       let rowSums: (ssim: Lanes, cs: Lanes)

@@ -16,8 +16,8 @@
 //  4. speed: SSIM and its gradient depend on x^2 and y^2 only through
 //     sigma_x^2 + sigma_y^2, so four moment images (x, y, x^2 + y^2, xy)
 //     are filtered, not five (a fifth less work in both passes). They go
-//     through the vertical pass together, two output rows at a time (they
-//     share win - 1 input rows), from a ring of input rows whose products
+//     through the vertical pass together, four output rows at a time (they
+//     share win - 3 input rows), from a ring of input rows whose products
 //     are formed once and whose four values per column group are
 //     interleaved (contiguous loads: 128 bytes, two cache lines, per tap);
 //     the horizontal pass keeps its four accumulators in registers and
@@ -26,7 +26,8 @@
 //     interleaved ring made the forward pass ~30% faster than row-major
 //     rows (the vertical pass was bound by loads from L2), and four
 //     moments instead of five took another 24% off (5.3 -> 4.0 ms for
-//     1x3x512x512 on one thread).
+//     1x3x512x512 on one thread); four output rows at a time instead of
+//     two, 5-7% more (`verticalMoments4`).
 //
 //   vertical:    V_m[w] = sum_k g[k] M_m(i + k, w),  M in {x, y, x^2 + y^2, xy}
 //   horizontal:  E_m[j] = sum_k g[k] V_m[j + k]
@@ -105,7 +106,9 @@ func interleavedRow(
   }
 }
 
-/// The vertical pass of the four moments for one output row.
+/// The vertical pass of the four moments for one output row (windows of
+/// fewer than 3 rows; wider ones go four rows at a time,
+/// `verticalMoments4`).
 ///
 /// Input row k of the window (k < win) is the interleaved slot at
 /// `rows + offsets[k]` (see `interleavedRow`). `v` receives four rows of
@@ -141,71 +144,109 @@ func verticalMoments(
   }
 }
 
-/// The vertical pass of two consecutive output rows i and i + 1 at once:
-/// they share win - 1 input rows, so each input vector is loaded once for
-/// both (half the loads of two single rows). `offsets` has
-/// win + 1 entries (input rows i ... i + win). Each output is the same
-/// fixed-order sum as `verticalMoments` computes, bit for bit.
+/// Two moments (at `moment` and `moment + 4` of each interleaved group, see
+/// `interleavedRow`) of four consecutive output rows i ... i + 3, four
+/// columns from `column`: input rows i ... i + win + 2 (`offsets`), each
+/// loaded once for the (up to) four outputs it feeds. Each output is
+/// g[0] m[0] (an FMA onto zero, which is the same rounded product), then
+/// + g[k] m[k] for k = 1 ..< win, in that order: bit for bit what
+/// `verticalMoments` computes. Needs win >= 3.
 @inline(__always)
-func verticalMoments2(
+func verticalMomentQuad(
+  _ rows: UnsafePointer<Double>, offsets: UnsafePointer<Int>, taps: UnsafePointer<Double>, win: Int,
+  column: Int
+) -> (Lanes4, Lanes4, Lanes4, Lanes4, Lanes4, Lanes4, Lanes4, Lanes4) {
+  // aq, bq: the two moments of output row i + q.
+  var a0 = Lanes4(), b0 = Lanes4(), a1 = Lanes4(), b1 = Lanes4()
+  var a2 = Lanes4(), b2 = Lanes4(), a3 = Lanes4(), b3 = Lanes4()
+  @inline(__always) func row(_ t: Int) -> (Lanes4, Lanes4) {
+    let p = rows + (offsets[t] &+ column)
+    return (load4(p), load4(p + 4))
+  }
+  @inline(__always) func tap(_ k: Int) -> Lanes4 { Lanes4(repeating: taps[k]) }
+  // Input rows i, i + 1, i + 2: the first taps of rows i ... i + 2.
+  var (x, y) = row(0)
+  var g0 = tap(0), g1 = tap(1), g2 = tap(2), g3: Lanes4
+  a0 = madd4(a0, g0, x); b0 = madd4(b0, g0, y)
+  (x, y) = row(1)
+  a0 = madd4(a0, g1, x); b0 = madd4(b0, g1, y)
+  a1 = madd4(a1, g0, x); b1 = madd4(b1, g0, y)
+  (x, y) = row(2)
+  a0 = madd4(a0, g2, x); b0 = madd4(b0, g2, y)
+  a1 = madd4(a1, g1, x); b1 = madd4(b1, g1, y)
+  a2 = madd4(a2, g0, x); b2 = madd4(b2, g0, y)
+  // Input rows i + 3 ..< i + win feed all four.
+  // The taps of rows i ... i + 3 for input row t are g[t], g[t-1],
+  // g[t-2], g[t-3]: one new tap per input row, the others move down.
+  g3 = g0
+  g0 = g2
+  g2 = g1
+  g1 = g0
+  var t = 3
+  while t < win {
+    (x, y) = row(t)
+    g0 = tap(t)
+    a0 = madd4(a0, g0, x); b0 = madd4(b0, g0, y)
+    a1 = madd4(a1, g1, x); b1 = madd4(b1, g1, y)
+    a2 = madd4(a2, g2, x); b2 = madd4(b2, g2, y)
+    a3 = madd4(a3, g3, x); b3 = madd4(b3, g3, y)
+    g3 = g2
+    g2 = g1
+    g1 = g0
+    t &+= 1
+  }
+  // Input rows i + win, i + win + 1, i + win + 2: the last taps of rows
+  // i + 1 ... i + 3.
+  g0 = tap(win &- 1)
+  g1 = tap(win &- 2)
+  g2 = tap(win &- 3)
+  (x, y) = row(win)
+  a1 = madd4(a1, g0, x); b1 = madd4(b1, g0, y)
+  a2 = madd4(a2, g1, x); b2 = madd4(b2, g1, y)
+  a3 = madd4(a3, g2, x); b3 = madd4(b3, g2, y)
+  (x, y) = row(win &+ 1)
+  a2 = madd4(a2, g0, x); b2 = madd4(b2, g0, y)
+  a3 = madd4(a3, g1, x); b3 = madd4(b3, g1, y)
+  (x, y) = row(win &+ 2)
+  a3 = madd4(a3, g0, x); b3 = madd4(b3, g0, y)
+  return (a0, b0, a1, b1, a2, b2, a3, b3)
+}
+
+/// The vertical pass of four consecutive output rows i ... i + 3 at once:
+/// each input row is loaded once for the (up to) four it feeds, so the
+/// input ring, which lives in L2, is read win + 3 times per four output
+/// rows. (Measured against two rows at a time, 12 reads per two rows: SSIM
+/// forward 1x3x512x512 on one thread 4.28 -> 3.95-4.15 ms; folding the
+/// symmetric taps, (m[k] + m[win-1-k]) g[k], which halves the
+/// multiply-adds, made it slower in both forms tried: the pass is bound by
+/// its loads, not its arithmetic.) `offsets` has win + 3 entries; `v`
+/// receives the four rows' moments, `setStride` Doubles apart (each as in
+/// `verticalMoments`). Bit for bit the sums of `verticalMoments`. Needs
+/// win >= 3.
+@inline(__always)
+func verticalMoments4(
   _ rows: UnsafePointer<Double>, offsets: UnsafePointer<Int>, stride: Int, taps: UnsafePointer<Double>,
-  win: Int, into v0: UnsafeMutablePointer<Double>, _ v1: UnsafeMutablePointer<Double>
+  win: Int, into v: UnsafeMutablePointer<Double>, setStride: Int
 ) {
-  let s2 = 2 &* stride, s3 = 3 &* stride
+  let v1 = v + setStride, v2 = v1 + setStride, v3 = v2 + setStride
   var c = 0
   while c < stride {
-    // Input row i feeds row i only (tap 0).
-    var p = rows + (offsets[0] &+ 4 &* c)
-    var g = Lanes4(repeating: taps[0])
-    var a0 = g * load4(p), a1 = g * load4(p + 4), a2 = g * load4(p + 8), a3 = g * load4(p + 12)
-    var b0 = Lanes4(), b1 = Lanes4(), b2 = Lanes4(), b3 = Lanes4()
-    var first = true
-    var k = 1
-    while k < win {
-      p = rows + (offsets[k] &+ 4 &* c)
-      g = Lanes4(repeating: taps[k])
-      let h = Lanes4(repeating: taps[k &- 1])
-      let x0 = load4(p), x1 = load4(p + 4), x2 = load4(p + 8), x3 = load4(p + 12)
-      a0 = madd4(a0, g, x0)
-      a1 = madd4(a1, g, x1)
-      a2 = madd4(a2, g, x2)
-      a3 = madd4(a3, g, x3)
-      if first {
-        b0 = h * x0
-        b1 = h * x1
-        b2 = h * x2
-        b3 = h * x3
-        first = false
-      } else {
-        b0 = madd4(b0, h, x0)
-        b1 = madd4(b1, h, x1)
-        b2 = madd4(b2, h, x2)
-        b3 = madd4(b3, h, x3)
-      }
-      k &+= 1
+    // Two moments at a time: eight accumulators, two loaded rows and four
+    // taps fill AVX2's sixteen registers.
+    var m = 0
+    while m < momentCount {
+      let r = verticalMomentQuad(rows, offsets: offsets, taps: taps, win: win, column: 4 &* c &+ 4 &* m)
+      let o = m &* stride &+ c
+      store4(r.0, v + o)
+      store4(r.1, v + (o &+ stride))
+      store4(r.2, v1 + o)
+      store4(r.3, v1 + (o &+ stride))
+      store4(r.4, v2 + o)
+      store4(r.5, v2 + (o &+ stride))
+      store4(r.6, v3 + o)
+      store4(r.7, v3 + (o &+ stride))
+      m &+= 2
     }
-    // Input row i + win feeds row i + 1 only (its last tap).
-    p = rows + (offsets[win] &+ 4 &* c)
-    g = Lanes4(repeating: taps[win &- 1])
-    if first {
-      b0 = g * load4(p)
-      b1 = g * load4(p + 4)
-      b2 = g * load4(p + 8)
-      b3 = g * load4(p + 12)
-    } else {
-      b0 = madd4(b0, g, load4(p))
-      b1 = madd4(b1, g, load4(p + 4))
-      b2 = madd4(b2, g, load4(p + 8))
-      b3 = madd4(b3, g, load4(p + 12))
-    }
-    store4(a0, v0 + c)
-    store4(a1, v0 + (stride &+ c))
-    store4(a2, v0 + (s2 &+ c))
-    store4(a3, v0 + (s3 &+ c))
-    store4(b0, v1 + c)
-    store4(b1, v1 + (stride &+ c))
-    store4(b2, v1 + (s2 &+ c))
-    store4(b3, v1 + (s3 &+ c))
     c &+= 4
   }
 }
