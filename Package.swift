@@ -64,11 +64,15 @@ let package = Package(
     // MARK: - Public API
     .target(
       name: "SimLossCore",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+      dependencies: [.product(name: "RealModule", package: "swift-numerics"), "CPrefetch"],
       swiftSettings: kernelFlags
     ),
 
     // MARK: - Implementation details
+    // One static inline C function, the compiler's prefetch hint, which
+    // Swift has no intrinsic for: SSIM prefetches the input rows it will
+    // read next (Sources/CPrefetch/prefetch.h). No C types reach the core.
+    .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
     // The hand-written header, imported into Swift so that every @c
     // @implementation is checked against it by the compiler.
     .systemLibrary(name: "CSimLoss", path: "include"),

@@ -6,12 +6,26 @@
 // point is the same computation for float32 and float64; any layout (NCHW,
 // NHWC, negative or padded strides) gives the same Double rows, so results
 // are bitwise independent of the layout; unit-stride rows get their own
-// loop, which the compiler vectorises.
+// loop, which the compiler vectorises; reading row h asks for row h + 4 to
+// be prefetched (below).
 //
 //   luma (ITU-R BT.601 Y as MATLAB rgb2ycbcr, for R, G, B in [0, L]):
 //     Y = (16 / 255) L + (65.481 R + 128.553 G + 24.966 B) / 255
 //   its transpose: dR = (65.481 / 255) dY, dG = (128.553 / 255) dY,
 //     dB = (24.966 / 255) dY
+
+import CPrefetch
+
+/// How many rows ahead of the row it reads `PlaneIO.readRow` prefetches.
+///
+/// SSIM reads its input a row at a time between long stretches of
+/// arithmetic, and every row is a burst of misses that the hardware
+/// prefetcher does not run ahead of: reading the input took 11% of SSIM's
+/// forward pass on 1x3x512x512 (3.98 -> 3.52 ms when the reads were
+/// skipped). Prefetching the row 4 ahead into L2 as each row is read cut
+/// the pass by 6-8% on one thread (4.11-4.27 -> 3.79-3.94 ms, builds
+/// alternating); 8 ahead, or into L3, did no better.
+let prefetchRowsAhead = 4
 
 /// dY/dR, dY/dG, dY/dB of the BT.601 luma.
 let lumaWeights: (Double, Double, Double) = (65.481 / 255, 128.553 / 255, 24.966 / 255)
@@ -37,10 +51,33 @@ struct PlaneIO<T: SimLossFloat> {
     view.origin + (n &* view.strides[0] &+ c &* view.strides[1] &+ h &* view.strides[2])
   }
 
-  /// Row h of plane (n, c), widened to Double, into out[0 ..< W].
+  /// Asks for the cache lines of row h of plane (n, c) of the view (not
+  /// its luma) to be prefetched, if that row exists.
+  @inline(__always)
+  func prefetchRow(n: Int, c: Int, h: Int) {
+    guard h < view.shape[2] else { return }
+    let start = UnsafeRawPointer(rowStart(n, c, h))
+    let size = MemoryLayout<T>.stride, step = view.strides[3] &* size
+    if abs(step) <= 64 {
+      // Every line of the row's span, whichever way it runs.
+      let span = (width &- 1) &* step
+      let low = span < 0 ? start + span : start
+      var b = 0
+      while b < abs(span) &+ size {
+        simloss_prefetch(low + b)
+        b &+= 64
+      }
+    } else {
+      for i in 0..<width { simloss_prefetch(start + i &* step) }
+    }
+  }
+
+  /// Row h of plane (n, c), widened to Double, into out[0 ..< W]; prefetches
+  /// the row `prefetchRowsAhead` below it.
   func readRow(n: Int, c: Int, h: Int, into out: UnsafeMutablePointer<Double>) {
     let w = width, s = view.strides[3]
     if !luma {
+      prefetchRow(n: n, c: c, h: h &+ prefetchRowsAhead)
       let p = rowStart(n, c, h)
       if s == 1 {
         for i in 0..<w { out[i] = p[i].asDouble }
@@ -49,6 +86,7 @@ struct PlaneIO<T: SimLossFloat> {
       }
       return
     }
+    for channel in 0..<3 { prefetchRow(n: n, c: channel, h: h &+ prefetchRowsAhead) }
     let r = rowStart(n, 0, h), g = rowStart(n, 1, h), b = rowStart(n, 2, h)
     let offset = lumaOffset
     @inline(__always)
