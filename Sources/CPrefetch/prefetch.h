@@ -8,4 +8,8 @@
 
 static inline void simloss_prefetch(const void *p) { __builtin_prefetch(p, 0, 2); }
 
+/* The same for a line about to be written (its own hint, prefetchw, which
+ * fetches the line ready to be modified). */
+static inline void simloss_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 2); }
+
 #endif
