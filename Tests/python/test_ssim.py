@@ -126,11 +126,15 @@ def test_ms_ssim_matches_reference_and_gradient():
 # Level 1 of MS-SSIM runs in bands of rows once a plane's map reaches 2^17
 # pixels (521 x 530: 3 bands of 172 rows, the last 177 input rows long and
 # odd; 600 x 1200 with the ssim.m downsampling: 300 x 600 at level 1, 2
-# bands). Values against the reference, the gradient at the rows on both
-# sides of each band boundary, and bitwise the same on 1 and 2 threads.
+# bands), and so does a coarser level (760 x 770: level 1 in 5 bands of 150
+# rows, level 2, 380 x 385, in 2 bands of 185 rows, whose boundary lies
+# between level 1's rows 369 and 370). Values against the reference, the
+# gradient at the rows on both sides of each band boundary, and bitwise the
+# same on 1 and 2 threads.
 @pytest.mark.parametrize("shape,downsample,rows", [
     ((1, 1, 521, 530), False, [0, 171, 172, 173, 343, 344, 345, 519, 520]),
     ((1, 1, 600, 1200), True, [0, 290, 291, 292, 293, 599]),
+    ((1, 1, 760, 770), False, [0, 149, 150, 368, 369, 370, 371, 759]),
 ])
 def test_ms_ssim_banded_level_one(shape, downsample, rows):
     rng = np.random.default_rng(11)

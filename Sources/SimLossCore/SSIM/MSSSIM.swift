@@ -182,10 +182,12 @@ func msSSIMPlanes<T: SimLossFloat>(
   // Level 1, the largest by far, runs in bands of rows (as SSIM), which
   // read their input rows straight from x and y and leave, per plane,
   // level 1's unscaled gradient and level 2 in buffers shared by the
-  // plane's bands; the thread that finishes a plane's last band then runs
-  // the plane's coarser levels and writes its gradient. So MS-SSIM uses
-  // every thread on a single image, and a plane of one band (256 x 256)
-  // is done start to finish by one thread while its data is in cache.
+  // plane's bands. A plane of one band (256 x 256) is then done start to
+  // finish by the thread that did its band, while its data is in cache. A
+  // banded plane's coarser levels run once every band of its group is done,
+  // each level as large as a banded level 1 in bands on every thread, and
+  // so does the writing of its gradient: so MS-SSIM uses every thread on a
+  // single large image, at every level that is worth it.
   let geometries = (0..<levels).map { SSIMPlaneGeometry(hp: heights[$0], wp: widths[$0], win: win) }
   let g0 = geometries[0]
   // Bands of an even number of rows, so that each pair of rows level 2 is
@@ -208,9 +210,11 @@ func msSSIMPlanes<T: SimLossFloat>(
 
   // Per thread, for a band: the kernel's scratch, input rows, and the even
   // row of the pair level 2 is halved from; for a plane's coarser levels
-  // (in the same memory, once its last band is done): levels 3 and down
-  // of the pyramid, the unscaled gradient of levels 2 and down, the
-  // kernel's scratch for level 2, and the MATLAB transpose.
+  // (in the same memory once the plane's band is done, or in a block of
+  // its own for banded planes): levels 3 and down of the pyramid, the
+  // unscaled gradient of levels 2 and down, the kernel's scratch for
+  // level 2 (for its bands run one after another), and the MATLAB
+  // transpose.
   let bandKernelCount = try g0.kernelScratchCount(gradient: wantsGradient)
   let bandRowOffset = bandKernelCount
   let pendingOffset = try scratchSum("MS-SSIM", [bandRowOffset, input.rowScratchCount])
@@ -274,10 +278,123 @@ func msSSIMPlanes<T: SimLossFloat>(
     defer { shared?.release() }
     let sharedBase = shared?.base
     let base = groupStart
-    // Bands done per plane; the band that completes a plane runs the rest.
+    // Bands done per plane; the band that completes a plane of one band
+    // runs the rest.
     let done = (0..<group).map { _ in CompletionCounter() }
     try planeValues.withUnsafeMutableBufferPointer { valuesOut in
       try bandSums.withUnsafeMutableBufferPointer { sumsOut in
+        // A plane's coarser levels, value and gradient, once its level 1
+        // is done, in `s` (a block's scratch layout) with `slots`.
+        func finishPlane(_ k: Int, _ s: UnsafeMutablePointer<Double>, _ slots: UnsafeMutablePointer<Int>) {
+          let p = base + k
+          let n = p / planesPerImage, c = p % planesPerImage
+          let levelTwo = local ? s + localOffset : sharedBase! + k * perPlane
+          let planeGradient = levelTwo + planeGradientOffset
+          var first = 0.0
+          for band in 0..<bands { first += levels == 1 ? sumsOut[p * bands + band].ssim : sumsOut[p * bands + band].cs }
+          var terms = [Double](repeating: 0, count: levels)
+          terms[0] = first / (Double(g0.ho) * Double(g0.wo))
+          @inline(__always)
+          func xLevel(_ j: Int) -> UnsafeMutablePointer<Double> { j == 1 ? levelTwo : s + pyramidOffsets[j] }
+          @inline(__always)
+          func yLevel(_ j: Int) -> UnsafeMutablePointer<Double> { xLevel(j) + heights[j] * geometries[j].stride }
+          for j in 1..<max(1, levels) {
+            let g = geometries[j]
+            if j > 1 {
+              let prev = geometries[j - 1]
+              halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
+              halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
+            }
+            zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
+            zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
+            let last = j == levels - 1
+            let levelGradient = s + gradientOffsets[j]
+            let xs = xLevel(j), ys = yLevel(j)
+            // A level as large as a banded level 1 runs in bands too, on
+            // every thread (this one waits for them): otherwise a single
+            // large image's level 2 ran on one thread while the others
+            // idled. The bands depend on the shape only.
+            let levelBandRows = ssimBandRows(ho: g.ho, wo: g.wo)
+            let levelBands = (g.ho + levelBandRows - 1) / levelBandRows
+            func levelBand(_ b: Int, _ kernel: UnsafeMutablePointer<Double>, _ kernelSlots: UnsafeMutablePointer<Int>)
+              -> SSIMSums
+            {
+              let i0 = b * levelBandRows, i1 = min(g.ho, i0 + levelBandRows)
+              return ssimBand(
+                g, constants,
+                loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
+                sumRows: i0..<i1, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
+                gradientRows: wantsGradient ? i0..<(b == levelBands - 1 ? g.hp : i1) : 0..<0,
+                target: last ? .ssim : .cs, gradientScale: 1, scratch: kernel, slots: kernelSlots,
+                gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
+            }
+            var levelSums = [SSIMSums](repeating: SSIMSums(), count: levelBands)
+            levelSums.withUnsafeMutableBufferPointer { out in
+              // Without the scratch for other threads, the bands run here,
+              // one after another, with the same results.
+              if levelBands > 1,
+                (try? forEachBlock(
+                  levelBands, doubles: g.kernelScratchCount(gradient: wantsGradient), ints: g.kernelSlotCount,
+                  what: "MS-SSIM", { b, kernel, kernelSlots in out[b] = levelBand(b, kernel, kernelSlots) })) != nil
+              {
+                return
+              }
+              for b in 0..<levelBands { out[b] = levelBand(b, s + kernelOffset, slots) }
+            }
+            var levelTotal = 0.0
+            for b in 0..<levelBands { levelTotal += last ? levelSums[b].ssim : levelSums[b].cs }
+            terms[j] = levelTotal / (Double(g.ho) * Double(g.wo))
+          }
+          let clamped = terms.map { relu ? max($0, floor) : $0 }
+          let powers = (0..<levels).map { Double.pow(clamped[$0], weights[$0]) }
+          var value = 1.0
+          for j in 0..<levels { value *= powers[j] }
+          valuesOut[p] = value
+          guard let gradientIO else { return }
+
+          // d value / d term_j = w_j t_j^(w_j - 1) prod_{k != j} t_k^(w_k), 0
+          // where relu clamps; each level's gradient is that times the
+          // unscaled gradient of its mean, then the pyramid is transposed
+          // from the coarsest level down. Level 1's rows are finished one
+          // at a time and, without downsampling, written out at once.
+          for j in stride(from: levels - 1, through: 0, by: -1) {
+            let g = geometries[j]
+            var derivative = 0.0
+            if !(relu && terms[j] <= floor) {
+              derivative = weights[j] * Double.pow(clamped[j], weights[j] - 1)
+              for k in 0..<levels where k != j { derivative *= powers[k] }
+            }
+            let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
+            let levelGradient = j == 0 ? planeGradient : s + gradientOffsets[j]
+            if j == 0 {
+              // Rows are independent: a banded plane's are shared out
+              // among the threads, in blocks of its level 1's bands.
+              let levelTwoGradient = levels > 1 ? s + gradientOffsets[1] : s  // (unused with one level)
+              forEachBlock(bands) { b in
+                for r in (b * bandRows)..<(b == bands - 1 ? g.hp : (b + 1) * bandRows) {
+                  let row = levelGradient + r * g.wp
+                  if levels > 1 {
+                    scaleAddHalveTransposeRow(
+                      levelTwoGradient, row: r, height: g.hp, width: g.wp, into: row, scale: factor)
+                  } else {
+                    for i in 0..<g.wp { row[i] *= factor }
+                  }
+                  if input.downsample == nil { gradientIO.writeRow(n: n, c: c, h: r, from: row) }
+                }
+              }
+            } else if j < levels - 1 {
+              scaleAddHalveTranspose(
+                s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
+            } else {
+              for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
+            }
+          }
+          if let d = input.downsample {
+            let target = s + transposeOffset
+            d.transpose(planeGradient, into: target, rowBuffer: target + input.height * input.width)
+            input.writeGradient(gradientIO, n: n, c: c, target)
+          }
+        }
         // Scratch not zeroed: every element is written before it is read
         // (the pyramid's padding columns are zeroed below, the kernel
         // zeroes its own), and 64-byte aligned (Scratch.swift).
@@ -318,81 +435,22 @@ func msSSIMPlanes<T: SimLossFloat>(
             gradientRow: { r, values in (planeGradient + r * g0.wp).update(from: values, count: g0.wp) })
           sumsOut[p * bands + b] = sums
           guard done[k].finish() == bands else { return }
-
-          // The plane's last band: its coarser levels, value and gradient.
-          var first = 0.0
-          for band in 0..<bands { first += levels == 1 ? sumsOut[p * bands + band].ssim : sumsOut[p * bands + band].cs }
-          var terms = [Double](repeating: 0, count: levels)
-          terms[0] = first / (Double(g0.ho) * Double(g0.wo))
-          @inline(__always)
-          func xLevel(_ j: Int) -> UnsafeMutablePointer<Double> { j == 1 ? levelTwo : s + pyramidOffsets[j] }
-          @inline(__always)
-          func yLevel(_ j: Int) -> UnsafeMutablePointer<Double> { xLevel(j) + heights[j] * geometries[j].stride }
-          for j in 1..<max(1, levels) {
-            let g = geometries[j]
-            if j > 1 {
-              let prev = geometries[j - 1]
-              halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
-              halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
-            }
-            zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-            zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-            let last = j == levels - 1
-            let levelGradient = s + gradientOffsets[j]
-            let xs = xLevel(j), ys = yLevel(j)
-            let sums = ssimBand(
-              g, constants,
-              loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
-              sumRows: 0..<g.ho, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
-              gradientRows: wantsGradient ? 0..<g.hp : 0..<0, target: last ? .ssim : .cs, gradientScale: 1,
-              scratch: s + kernelOffset, slots: slots,
-              gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
-            terms[j] = (last ? sums.ssim : sums.cs) / (Double(g.ho) * Double(g.wo))
+          // A plane of one band is finished by the thread that did it,
+          // while its data is in cache; a banded plane after every
+          // band of the group, below, so that its larger levels can use
+          // every thread.
+          if local { finishPlane(k, s, slots) }
+        }
+        if !local {
+          guard let coarse = Scratch<Double>.allocateUninitialized(blockScratch) else {
+            throw SimLossError(.outOfMemory, "MS-SSIM: cannot allocate \(blockScratch) Doubles for the coarser levels")
           }
-          let clamped = terms.map { relu ? max($0, floor) : $0 }
-          let powers = (0..<levels).map { Double.pow(clamped[$0], weights[$0]) }
-          var value = 1.0
-          for j in 0..<levels { value *= powers[j] }
-          valuesOut[p] = value
-          guard let gradientIO else { return }
-
-          // d value / d term_j = w_j t_j^(w_j - 1) prod_{k != j} t_k^(w_k), 0
-          // where relu clamps; each level's gradient is that times the
-          // unscaled gradient of its mean, then the pyramid is transposed
-          // from the coarsest level down. Level 1's rows are finished one
-          // at a time and, without downsampling, written out at once.
-          for j in stride(from: levels - 1, through: 0, by: -1) {
-            let g = geometries[j]
-            var derivative = 0.0
-            if !(relu && terms[j] <= floor) {
-              derivative = weights[j] * Double.pow(clamped[j], weights[j] - 1)
-              for k in 0..<levels where k != j { derivative *= powers[k] }
-            }
-            let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
-            let levelGradient = j == 0 ? planeGradient : s + gradientOffsets[j]
-            if j == 0 {
-              for r in 0..<g.hp {
-                let row = levelGradient + r * g.wp
-                if levels > 1 {
-                  scaleAddHalveTransposeRow(
-                    s + gradientOffsets[1], row: r, height: g.hp, width: g.wp, into: row, scale: factor)
-                } else {
-                  for i in 0..<g.wp { row[i] *= factor }
-                }
-                if input.downsample == nil { gradientIO.writeRow(n: n, c: c, h: r, from: row) }
-              }
-            } else if j < levels - 1 {
-              scaleAddHalveTranspose(
-                s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
-            } else {
-              for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
-            }
+          defer { coarse.release() }
+          guard let coarseSlots = Scratch<Int>.allocate(g0.kernelSlotCount) else {
+            throw SimLossError(.outOfMemory, "MS-SSIM: cannot allocate \(g0.kernelSlotCount) Ints for the coarser levels")
           }
-          if let d = input.downsample {
-            let target = s + transposeOffset
-            d.transpose(planeGradient, into: target, rowBuffer: target + input.height * input.width)
-            input.writeGradient(gradientIO, n: n, c: c, target)
-          }
+          defer { coarseSlots.release() }
+          for k in 0..<group { finishPlane(k, coarse.base, coarseSlots.base) }
         }
       }
     }
