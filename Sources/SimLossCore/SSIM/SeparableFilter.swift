@@ -174,12 +174,9 @@ func slidingQuad(
   a0 = madd4(a0, g2, x); b0 = madd4(b0, g2, y)
   a1 = madd4(a1, g1, x); b1 = madd4(b1, g1, y)
   a2 = madd4(a2, g0, x); b2 = madd4(b2, g0, y)
-  // Rows 3 ..< win feed all four, with taps g[t], g[t-1], g[t-2], g[t-3]:
-  // one new tap per row, the others move down.
-  g3 = g0
-  g0 = g2
-  g2 = g1
-  g1 = g0
+  // Rows 3 ..< win feed all four, with taps g[t], g[t-1], g[t-2], g[t-3]
+  // (g0 ... g3): one new tap per row, the others move down.
+  (g1, g2, g3) = (g2, g1, g0)
   var t = 3
   while t < win {
     (x, y) = row(t)
@@ -188,9 +185,7 @@ func slidingQuad(
     a1 = madd4(a1, g1, x); b1 = madd4(b1, g1, y)
     a2 = madd4(a2, g2, x); b2 = madd4(b2, g2, y)
     a3 = madd4(a3, g3, x); b3 = madd4(b3, g3, y)
-    g3 = g2
-    g2 = g1
-    g1 = g0
+    (g1, g2, g3) = (g0, g1, g2)
     t &+= 1
   }
   // Rows win, win + 1, win + 2: the last taps of outputs 1 ... 3.
