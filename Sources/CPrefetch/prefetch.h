@@ -8,8 +8,10 @@
 
 static inline void simloss_prefetch(const void *p) { __builtin_prefetch(p, 0, 2); }
 
-/* The same for a line about to be written (its own hint, prefetchw, which
- * fetches the line ready to be modified). */
+/* The same for a line about to be written: prefetchw (the line fetched
+ * ready to be modified) where the target has it (PRFCHW, Broadwell and
+ * later, every AMD since K8); the default haswell build has not, and
+ * compiles it as the read hint above. */
 static inline void simloss_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 2); }
 
 #endif

@@ -155,6 +155,38 @@ static void test_ssim_bad_input(void) {
   CHECK_STATUS(simloss_ssim(&tx, NULL, NULL, &v, 1, NULL, NULL, NULL, NULL, 0), SIMLOSS_ERROR_NULL_POINTER);
 }
 
+/* A dimension of one element may carry any stride (nothing multiplies
+ * it); a W of 1 with a W stride of 2^60 once reached a Swift trap (the
+ * process killed) in the row prefetch. The same values and gradient as the
+ * dense view, for the inputs, the gradient and the map. */
+static void test_ssim_width_one_any_stride(void) {
+  enum { ROWS = 16 };
+  static double x[ROWS], y[ROWS], g[ROWS], dense_g[ROWS], map[ROWS];
+  fill(x, ROWS, 51);
+  fill(y, ROWS, 52);
+  simloss_tensor tx, ty, tg, tm, dx, dy, dg;
+  int64_t shape[4] = {1, 1, ROWS, 1};
+  CHECK_OK(simloss_tensor_init_dense(&dx, x, SIMLOSS_FLOAT64, 4, shape));
+  CHECK_OK(simloss_tensor_init_dense(&dy, y, SIMLOSS_FLOAT64, 4, shape));
+  CHECK_OK(simloss_tensor_init_dense(&dg, dense_g, SIMLOSS_FLOAT64, 4, shape));
+  tx = dx;
+  ty = dy;
+  CHECK_OK(simloss_tensor_init_dense(&tg, g, SIMLOSS_FLOAT64, 4, shape));
+  CHECK_OK(simloss_tensor_init_dense(&tm, map, SIMLOSS_FLOAT64, 4, shape));
+  tx.strides[3] = ty.strides[3] = tg.strides[3] = tm.strides[3] = (int64_t)1 << 60;
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.window_size = 1;
+  double v, dense_v;
+  CHECK_OK(simloss_ssim(&dx, &dy, &o, &dense_v, 1, &dg, NULL, NULL, NULL, 0));
+  CHECK_OK(simloss_ssim(&tx, &ty, &o, &v, 1, &tg, &tm, NULL, NULL, 0));
+  CHECK(v == dense_v);
+  for (int i = 0; i < ROWS; i++) CHECK(g[i] == dense_g[i]);
+  double mean = 0;
+  for (int i = 0; i < ROWS; i++) mean += map[i];
+  CHECK_CLOSE(mean / ROWS, v, 1e-14, 0);
+}
+
 int main(void) {
   static const test_case tests[] = {
     TEST(test_ssim_identical_and_symmetric),
@@ -163,6 +195,7 @@ int main(void) {
     TEST(test_ssim_gradient_matches_central_differences),
     TEST(test_ms_ssim_minimum_side),
     TEST(test_ssim_bad_input),
+    TEST(test_ssim_width_one_any_stride),
   };
   return RUN_TESTS(tests);
 }
