@@ -10,15 +10,15 @@ import RealModule
 //  2. the exact gradient of the returned value through every level and the
 //     pyramid, and never NaN or infinite with relu: a term below `floor` is
 //     clamped to it before the fractional power;
-//  3. bitwise the same for any thread count and layout: level 1 in bands
-//     of rows fixed by the shape, their sums added in band order, the
-//     coarser levels of a plane in one block, each computed by the same
+//  3. bitwise the same for any thread count and layout: every level in
+//     bands of rows fixed by its shape (one band unless the level is
+//     large), their sums added in band order, each computed by the same
 //     code wherever it runs;
 //  4. speed: the fused SSIM kernel at every level, each level's gradient
 //     computed in the same sweep as its statistics (unscaled, then scaled
 //     once the product is known), the pyramid transposed once; threads
-//     over planes and over the rows of level 1, so that one large image
-//     uses them all.
+//     over planes, over the bands of every large level and over the rows
+//     of the final gradient, so that one large image uses them all.
 //
 //   MS-SSIM = prod_{j<M} cs_j^{w_j} * ssim_M^{w_M}
 //   (Z. Wang, E. P. Simoncelli, A. C. Bovik, "Multi-scale structural
@@ -442,15 +442,14 @@ func msSSIMPlanes<T: SimLossFloat>(
           if local { finishPlane(k, s, slots) }
         }
         if !local {
-          guard let coarse = Scratch<Double>.allocateUninitialized(blockScratch) else {
-            throw SimLossError(.outOfMemory, "MS-SSIM: cannot allocate \(blockScratch) Doubles for the coarser levels")
+          // One plane per block, so that a batch's planes finish in
+          // parallel; a single plane runs on this thread, and its large
+          // levels' bands then spread over every thread (inside a block
+          // they would run one after another: libdispatch gives a nested
+          // concurrentPerform only this thread).
+          try forEachBlock(group, doubles: blockScratch, ints: g0.kernelSlotCount, what: "MS-SSIM") { k, s, slots in
+            finishPlane(k, s, slots)
           }
-          defer { coarse.release() }
-          guard let coarseSlots = Scratch<Int>.allocate(g0.kernelSlotCount) else {
-            throw SimLossError(.outOfMemory, "MS-SSIM: cannot allocate \(g0.kernelSlotCount) Ints for the coarser levels")
-          }
-          defer { coarseSlots.release() }
-          for k in 0..<group { finishPlane(k, coarse.base, coarseSlots.base) }
         }
       }
     }

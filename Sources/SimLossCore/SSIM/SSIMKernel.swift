@@ -140,10 +140,10 @@ enum CSMapOnly: SSIMMaps {
 ///     gradient); the gradient is that of alpha * sum of the `target` map
 ///     over *all* ho rows, alpha = `gradientScale`.
 ///   - scratch: `geometry.kernelScratchCount` Doubles, any contents;
-///     `slots`: 2 win + 2 Ints.
+///     `slots`: `geometry.kernelSlotCount` Ints.
 ///   - gradientRow: receives each gradient row (wp values) in order.
 ///
-/// Input rows stream through a ring of win + 1 or win + 2 slots (x, y,
+/// Input rows stream through a ring of `geometry.inputSlots` slots (x, y,
 /// x^2 + y^2, xy), so a band needs no copy of its input: the scratch is a few
 /// rows.
 func ssimBand(

@@ -148,7 +148,8 @@ func verticalMoments(
 /// sliding over rows, each row loaded once for the (up to) four outputs it
 /// feeds: output q = sum over t of g[t - q] row(t), for t = q ..< q + win,
 /// summed in increasing t (g[0] row(q) first, an FMA onto zero, which is
-/// the same rounded product as a multiplication). `row(t)` is called once
+/// the same rounded product as a multiplication, up to the sign of a zero
+/// product). `row(t)` is called once
 /// for each t in 0 ... win + 2, in increasing order. Needs win >= 3.
 ///
 /// (The backward vertical pass, `gatherGradientRows2`, gathered four rows
