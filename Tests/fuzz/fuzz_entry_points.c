@@ -49,6 +49,13 @@ static simloss_tensor tensor(bytes *b, void *buffer, int dtype_hint) {
     uint64_t s = take(b, 1);
     t.strides[d] = (s & 0x80) ? (int64_t)(s % 9) - 4 : count;
     if (s == 0xFE) t.strides[d] = INT64_MIN / 2;
+    /* Strides that only a dimension of one element can carry (nothing
+     * multiplies them), and whose byte size wraps to INT64_MIN or near it:
+     * a W stride of 2^60 once reached a Swift trap through abs(). */
+    if (s == 0xFD) t.strides[d] = (int64_t)1 << 60;
+    if (s == 0xFC) t.strides[d] = (int64_t)1 << 61;
+    if (s == 0xFB) t.strides[d] = INT64_MAX;
+    if (s == 0xFA) t.strides[d] = INT64_MIN;
     if (t.shape[d] > 0 && t.shape[d] < 64) count *= t.shape[d];
   }
   uint64_t o = take(b, 1);
