@@ -278,9 +278,6 @@ func msSSIMPlanes<T: SimLossFloat>(
     defer { shared?.release() }
     let sharedBase = shared?.base
     let base = groupStart
-    // Bands done per plane; the band that completes a plane of one band
-    // runs the rest.
-    let done = (0..<group).map { _ in CompletionCounter() }
     try planeValues.withUnsafeMutableBufferPointer { valuesOut in
       try bandSums.withUnsafeMutableBufferPointer { sumsOut in
         // A plane's coarser levels, value and gradient, once its level 1
@@ -434,11 +431,10 @@ func msSSIMPlanes<T: SimLossFloat>(
             scratch: s, slots: slots,
             gradientRow: { r, values in (planeGradient + r * g0.wp).update(from: values, count: g0.wp) })
           sumsOut[p * bands + b] = sums
-          guard done[k].finish() == bands else { return }
           // A plane of one band is finished by the thread that did it,
           // while its data is in cache; a banded plane after every
           // band of the group, below, so that its larger levels can use
-          // every thread.
+          // every thread (and no band need know whether it is the last).
           if local { finishPlane(k, s, slots) }
         }
         if !local {

@@ -99,13 +99,3 @@ func forEachBlock(_ blockCount: Int, workers: Int, _ body: (_ block: Int, _ work
     }
   }
 }
-
-/// Counts the finished blocks of one piece of work (the bands of an
-/// MS-SSIM plane): the block whose `finish` returns the number of blocks
-/// is the last, and sees every write the others made before finishing.
-final class CompletionCounter: Sendable {
-  let finished = Atomic<Int>(0)
-
-  /// Counts one more finished block; returns how many have finished.
-  func finish() -> Int { finished.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue }
-}
