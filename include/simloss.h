@@ -155,7 +155,12 @@ typedef enum simloss_status {
   SIMLOSS_ERROR_DTYPE = 30,
   /* Tensors that must share a dtype do not. */
   SIMLOSS_ERROR_DTYPE_MISMATCH = 31,
-  /* A temporary buffer could not be allocated. */
+  /* A temporary buffer could not be allocated, or would pass 64 GiB.
+     Besides scratch, a call keeps one double per sample (dimension 0),
+     with reduction NONE one per value it returns, and a few rows of the
+     last dimension: a broadcast view (stride 0) far larger than its
+     memory, such as 2^36 samples, gets this status, with nothing read or
+     written. */
   SIMLOSS_ERROR_OUT_OF_MEMORY = 40,
   /* A size computed from shapes or strides overflows 64 bits. */
   SIMLOSS_ERROR_OVERFLOW = 41,
@@ -512,7 +517,7 @@ typedef struct simloss_cross_entropy_stats {
  *          its position; a weight that is not finite), _RANK (logits of
  *          rank < 2), _SHAPE_MISMATCH, _OUT_OF_BOUNDS, _OVERLAP,
  *          _INVALID_SHAPE, _DTYPE (target not an integer type),
- *          _DTYPE_MISMATCH, _OVERFLOW. Since 0.1 */
+ *          _DTYPE_MISMATCH, _OUT_OF_MEMORY, _OVERFLOW. Since 0.1 */
 SIMLOSS_API simloss_status simloss_cross_entropy(
     const simloss_tensor *logits, const simloss_tensor *target,
     const simloss_tensor *weight, const simloss_cross_entropy_options *options,

@@ -195,7 +195,7 @@ func binaryOptions(_ options: UnsafePointer<simloss_binary_options>?) throws -> 
 }
 
 func store(_ result: CrossEntropyResult, _ values: UnsafeMutablePointer<Double>, _ stats: UnsafeMutablePointer<simloss_cross_entropy_stats>?) {
-  store(LossValues(result.values), values)
+  store(result.valuesBuffer, values)
   stats?.pointee = simloss_cross_entropy_stats(denominator: result.denominator, counted: Int64(result.counted))
 }
 

@@ -65,5 +65,12 @@ func samples(_ tensor: UnsafePointer<simloss_tensor>?) -> Int {
 
 /// Writes a result's values to the caller's array.
 func store(_ result: LossValues, _ values: UnsafeMutablePointer<Double>) {
-  for (i, v) in result.values.enumerated() { values[i] = v }
+  store(result.buffer, values)
+}
+
+/// Writes values to the caller's array (nothing when it is NULL, for the
+/// optional per-channel outputs).
+func store(_ source: HeapArray<Double>, _ values: UnsafeMutablePointer<Double>?) {
+  guard let values else { return }
+  for i in 0..<source.count { values[i] = source[i] }
 }

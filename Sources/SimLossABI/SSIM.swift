@@ -30,9 +30,9 @@ public func simloss_ssim(
       }
       let result = try ssim(
         xv, yv, options: ssimOptions, reduction: reduction, gradient: g, map: m, contrastStructure: cs != nil)
-      store(LossValues(result.values), out)
-      for (i, v) in result.perChannel.enumerated() { perChannel?[i] = v }
-      for (i, v) in result.cs.enumerated() { cs?[i] = v }
+      store(result.valuesBuffer, out)
+      store(result.perChannelBuffer, perChannel)
+      store(result.csBuffer, cs)
     }
     try floatCall(x, "x", run(Float.self), run(Double.self))
   }
@@ -61,9 +61,9 @@ public func simloss_ssim3d(
         }
       }
       let result = try ssim3D(xv, yv, options: ssimOptions, reduction: reduction, gradient: g)
-      store(LossValues(result.values), out)
-      for (i, v) in result.perChannel.enumerated() { perChannel?[i] = v }
-      for (i, v) in result.cs.enumerated() { cs?[i] = v }
+      store(result.valuesBuffer, out)
+      store(result.perChannelBuffer, perChannel)
+      store(result.csBuffer, cs)
     }
     try floatCall(x, "x", run(Float.self), run(Double.self))
   }

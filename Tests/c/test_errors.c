@@ -1,7 +1,8 @@
 /* Bad input: every status a foundation call can produce, reached at least
  * once, each with a message that names the argument and the values.
- * (SIMLOSS_ERROR_TOO_SMALL belongs to the windowed losses; OUT_OF_MEMORY and
- * INTERNAL cannot be provoked by an argument here.) */
+ * (SIMLOSS_ERROR_TOO_SMALL belongs to the windowed losses; OUT_OF_MEMORY,
+ * for views larger than memory, to test_memory.c; INTERNAL cannot be
+ * provoked by an argument.) */
 #include "check.h"
 
 static float P[2 * 3 * 4 * 4], T[2 * 3 * 4 * 4], G[2 * 3 * 4 * 4];

@@ -122,6 +122,24 @@ def test_huge_dimensions_raise():
         simloss.mse(huge, huge)
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda big: simloss.l1(big, big),
+        lambda big: simloss.tv(big.reshape(-1, 1, 1, 1)),
+        lambda big: simloss.ssim(big.reshape(-1, 1, 1, 1), big.reshape(-1, 1, 1, 1), win_size=1),
+        lambda big: simloss.binary_cross_entropy_with_logits(big.reshape(-1, 1), big.reshape(-1, 1)),
+    ],
+    ids=["l1", "tv", "ssim", "bce"],
+)
+def test_views_larger_than_memory_raise_memory_error(call):
+    # 2^36 samples of one broadcast element: one double per sample is
+    # 512 GiB. Until 0.1's fix the library aborted the interpreter here.
+    big = np.broadcast_to(np.float32(0.5), (2**36,))
+    with pytest.raises(MemoryError, match="one sum per sample|SSIM"):
+        call(big)
+
+
 def test_gradient_overlapping_input_raises():
     x = np.random.rand(1, 1, 4, 4)
     with pytest.raises(ValueError, match="grad: output memory overlaps input x"):

@@ -67,7 +67,7 @@ package func binaryCrossEntropyWithLogits<T: SimLossFloat, K: KernelTarget>(
   options: BinaryLossOptions, gradient: TensorView<T>?, kernels: K.Type
 ) throws -> LossValues {
   let pass = try ElementwisePass<T, K>(x: logits, y: target, w: weight, q: posWeight, gradient: gradient)
-  return pass.run(LogitsTerm.self, options)
+  return try pass.run(LogitsTerm.self, options)
 }
 
 /// Binary cross-entropy from probabilities (`torch.nn.BCELoss`): each log is
@@ -95,7 +95,7 @@ package func binaryCrossEntropy<T: SimLossFloat, K: KernelTarget>(
   let pass = try ElementwisePass<T, K>(x: probabilities, y: target, w: weight, q: nil, gradient: gradient)
   try pass.requireUnitInterval(pass.x)
   try pass.requireUnitInterval(pass.y)
-  return pass.run(ProbabilityTerm.self, options)
+  return try pass.run(ProbabilityTerm.self, options)
 }
 
 /// Sigmoid focal loss (Lin et al. 2017; torchvision's `sigmoid_focal_loss`),
@@ -121,7 +121,7 @@ package func sigmoidFocalLoss<T: SimLossFloat, K: KernelTarget>(
     throw SimLossError(.invalidArgument, "alpha: \(options.alpha) must be in [0, 1], or negative for none")
   }
   let pass = try ElementwisePass<T, K>(x: logits, y: target, w: nil, q: nil, gradient: gradient)
-  return pass.run(FocalTerm.self, options)
+  return try pass.run(FocalTerm.self, options)
 }
 
 /// The per-element function of a binary loss: its value (in Double, for
@@ -260,7 +260,7 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
   /// Throws `.invalidValue` naming the first element outside [0, 1].
   @inlinable
   func requireUnitInterval(_ v: TensorView<T>) throws {
-    let bad = plan.sampleSums { s, rows in
+    let bad = try plan.sampleSums(v.name) { s, rows in
       var n = 0.0
       let vs = strides(v)
       let stride = geometry.rowStride(vs)
@@ -277,61 +277,62 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
   }
 
   @inlinable
-  func run<F: BinaryTerm>(_: F.Type, _ options: BinaryLossOptions) -> LossValues {
+  func run<F: BinaryTerm>(_: F.Type, _ options: BinaryLossOptions) throws -> LossValues {
     let scale = options.reduction == .mean ? 1 / Double(count) : 1
-    var perElement = [Double](repeating: 0, count: options.reduction == .none ? count : 0)
-    let rowLength = geometry.rowLength
+    let perElement = try HeapArray<Double>(
+      zeroed: options.reduction == .none ? count : 0, what: "\(x.name): one loss per element")
+    let out = UnsafeMutableBufferPointer(start: perElement.base, count: perElement.count)
     let alpha = T(options.alpha), gamma = T(options.gamma)
-    let sums = perElement.withUnsafeMutableBufferPointer { out in
-      plan.sampleSums(scratchBytes: MemoryLayout<T>.stride * rowLength) { s, rows, scratch in
-        let values = scratch.assumingMemoryBound(to: T.self)
-        var total = 0.0
-        let xv = strides(x), yv = strides(y), wv = w.map { strides($0) }, qv = q.map { strides($0) }
-        let gv = gradient.map { strides($0) }
-        let xs = geometry.rowStride(xv), ys = geometry.rowStride(yv)
-        let ws = wv.map { geometry.rowStride($0) } ?? 0
-        let qs = qv.map { geometry.rowStride($0) } ?? 0
-        let gs = gv.map { geometry.rowStride($0) } ?? 0
-        let dense = xs == 1 && ys == 1 && (gradient == nil || gs == 1)
-        for r in rows {
-          let n = length(sample: s, row: r)
-          let xr = x.origin + geometry.offset(strides: xv, sample: s, row: r)
-          let yr = y.origin + geometry.offset(strides: yv, sample: s, row: r)
-          let wr = w.map { $0.origin + geometry.offset(strides: wv!, sample: s, row: r) }
-          let qr = q.map { $0.origin + geometry.offset(strides: qv!, sample: s, row: r) }
-          let gr = gradient.map { $0.origin + geometry.offset(strides: gv!, sample: s, row: r) }
-          // Each combination of options is its own specialisation.
-          let p = xr, t = yr, wp = wr ?? xr, qp = qr ?? xr, g = gr ?? xr
-          switch (wr != nil, qr != nil, gr != nil, dense && wr == nil && qr == nil) {
-          case (false, false, true, true):
-            Self.row(F.self, Off.self, Off.self, On.self, UnitStep.self, p, 1, t, 1, wp, 0, qp, 0, g, 1, values, n, T(scale), alpha, gamma)
-          case (false, false, false, true):
-            Self.row(F.self, Off.self, Off.self, Off.self, UnitStep.self, p, 1, t, 1, wp, 0, qp, 0, g, 1, values, n, T(scale), alpha, gamma)
-          case (let weighted, let positive, let writes, _):
-            switch (weighted, positive, writes) {
-            case (false, false, false): Self.row(F.self, Off.self, Off.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
-            case (false, false, true): Self.row(F.self, Off.self, Off.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
-            case (true, false, false): Self.row(F.self, On.self, Off.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
-            case (true, false, true): Self.row(F.self, On.self, Off.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
-            case (false, true, false): Self.row(F.self, Off.self, On.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
-            case (false, true, true): Self.row(F.self, Off.self, On.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
-            case (true, true, false): Self.row(F.self, On.self, On.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
-            case (true, true, true): Self.row(F.self, On.self, On.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
-            }
-          }
-          total += laneSum(n) { i in values[i].asDouble }
-          if !out.isEmpty {
-            let base = (s &* geometry.rows &+ r) &* geometry.rowLength
-            for i in 0..<n { out[base &+ i] = values[i].asDouble }
+    var layout = ScratchLayout(x.name)
+    let valuesRow = try layout.reserve(T.self, geometry.rowLength)
+    let sums = try plan.sampleSums(x.name, scratchBytes: layout.bytes) { s, rows, scratch in
+      let values = valuesRow.pointer(in: scratch)
+      var total = 0.0
+      let xv = strides(x), yv = strides(y), wv = w.map { strides($0) }, qv = q.map { strides($0) }
+      let gv = gradient.map { strides($0) }
+      let xs = geometry.rowStride(xv), ys = geometry.rowStride(yv)
+      let ws = wv.map { geometry.rowStride($0) } ?? 0
+      let qs = qv.map { geometry.rowStride($0) } ?? 0
+      let gs = gv.map { geometry.rowStride($0) } ?? 0
+      let dense = xs == 1 && ys == 1 && (gradient == nil || gs == 1)
+      for r in rows {
+        let n = length(sample: s, row: r)
+        let xr = x.origin + geometry.offset(strides: xv, sample: s, row: r)
+        let yr = y.origin + geometry.offset(strides: yv, sample: s, row: r)
+        let wr = w.map { $0.origin + geometry.offset(strides: wv!, sample: s, row: r) }
+        let qr = q.map { $0.origin + geometry.offset(strides: qv!, sample: s, row: r) }
+        let gr = gradient.map { $0.origin + geometry.offset(strides: gv!, sample: s, row: r) }
+        // Each combination of options is its own specialisation.
+        let p = xr, t = yr, wp = wr ?? xr, qp = qr ?? xr, g = gr ?? xr
+        switch (wr != nil, qr != nil, gr != nil, dense && wr == nil && qr == nil) {
+        case (false, false, true, true):
+          Self.row(F.self, Off.self, Off.self, On.self, UnitStep.self, p, 1, t, 1, wp, 0, qp, 0, g, 1, values, n, T(scale), alpha, gamma)
+        case (false, false, false, true):
+          Self.row(F.self, Off.self, Off.self, Off.self, UnitStep.self, p, 1, t, 1, wp, 0, qp, 0, g, 1, values, n, T(scale), alpha, gamma)
+        case (let weighted, let positive, let writes, _):
+          switch (weighted, positive, writes) {
+          case (false, false, false): Self.row(F.self, Off.self, Off.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+          case (false, false, true): Self.row(F.self, Off.self, Off.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+          case (true, false, false): Self.row(F.self, On.self, Off.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+          case (true, false, true): Self.row(F.self, On.self, Off.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+          case (false, true, false): Self.row(F.self, Off.self, On.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+          case (false, true, true): Self.row(F.self, Off.self, On.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+          case (true, true, false): Self.row(F.self, On.self, On.self, Off.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
+          case (true, true, true): Self.row(F.self, On.self, On.self, On.self, StridedStep.self, p, xs, t, ys, wp, ws, qp, qs, g, gs, values, n, T(scale), alpha, gamma)
           }
         }
-        return total
+        total += laneSum(n) { i in values[i].asDouble }
+        if !out.isEmpty {
+          let base = (s &* geometry.rows &+ r) &* geometry.rowLength
+          for i in 0..<n { out[base &+ i] = values[i].asDouble }
+        }
       }
+      return total
     }
     let total = sums.reduce(0, +)
     switch options.reduction {
-    case .mean: return LossValues([total / Double(count)])
-    case .sum: return LossValues([total])
+    case .mean: return try LossValues(one: total / Double(count))
+    case .sum: return try LossValues(one: total)
     case .none: return LossValues(perElement)
     }
   }

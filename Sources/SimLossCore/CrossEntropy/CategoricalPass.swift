@@ -100,7 +100,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     let stride = geometry.rowStride(indices.strides)
     // A bad index makes its block's sum NaN; found again below for the
     // message.
-    let sums = plan.sampleSums { s, rows in
+    let sums = try plan.sampleSums(indices.name) { s, rows in
       var total = 0.0
       for r in rows {
         let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
@@ -115,7 +115,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     if sums.contains(where: { $0.isNaN }) { try throwBadIndex() }
     var counted = 0
     if weights.given {
-      plan.sampleSums { s, rows in
+      try plan.sampleSums(indices.name) { s, rows in
         var n = 0
         for r in rows {
           let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
@@ -146,7 +146,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   // MARK: - The pass
 
   @inlinable
-  func run(denominator: Double, counted: Int) -> CrossEntropyResult {
+  func run(denominator: Double, counted: Int) throws -> CrossEntropyResult {
     let reduction = options.reduction
     let scale: Double
     switch reduction {
@@ -154,25 +154,62 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     case .sum, .none: scale = 1
     }
     let positions = geometry.samples * geometry.rows * geometry.rowLength
-    var perPosition = [Double](repeating: 0, count: reduction == .none ? positions : 0)
+    let perPosition = try HeapArray<Double>(
+      zeroed: reduction == .none ? positions : 0, what: "\(x.name): one loss per position")
+    let out = UnsafeMutableBufferPointer(start: perPosition.base, count: perPosition.count)
     let contiguous = xClassStride == 1 && (gradient == nil || gradientClassStride == 1)
       && (soft == nil || softClassStride == 1)
-    let scratchBytes = MemoryLayout<T>.stride * classes
-    let sums = perPosition.withUnsafeMutableBufferPointer { out in
-      plan.sampleSums(scratchBytes: contiguous ? scratchBytes : 0) { s, rows, scratch in
-        contiguous
-          ? classContiguousRows(sample: s, rows: rows, scale: scale, out: out, scratch: scratch.assumingMemoryBound(to: T.self))
-          : positionRows(sample: s, rows: rows, scale: scale, out: out)
+    let n = geometry.rowLength
+    var layout = ScratchLayout(x.name)
+    let sums: HeapArray<Double>
+    if contiguous {
+      let scratch = ContiguousScratch(values: try layout.reserve(T.self, classes), targets: try layout.reserve(Int.self, n))
+      sums = try plan.sampleSums(x.name, scratchBytes: layout.bytes) { s, rows, raw in
+        classContiguousRows(sample: s, rows: rows, scale: scale, out: out, scratch: scratch, raw)
+      }
+    } else {
+      let scratch = PositionScratch(
+        doubles: try layout.reserve(Double.self, 3 * n), buffers: try layout.reserve(T.self, 5 * n),
+        targets: try layout.reserve(Int.self, n), targetShare: try layout.reserve(T.self, classes))
+      sums = try plan.sampleSums(x.name, scratchBytes: layout.bytes) { s, rows, raw in
+        positionRows(sample: s, rows: rows, scale: scale, out: out, scratch: scratch, raw)
       }
     }
     let total = sums.reduce(0, +)
-    let values: [Double]
     switch reduction {
-    case .mean: values = [denominator != 0 ? total / denominator : 0]
-    case .sum: values = [total]
-    case .none: values = perPosition
+    case .mean: return try CrossEntropyResult(one: denominator != 0 ? total / denominator : 0, denominator, counted)
+    case .sum: return try CrossEntropyResult(one: total, denominator, counted)
+    case .none: return CrossEntropyResult(values: perPosition, denominator: denominator, counted: counted)
     }
-    return CrossEntropyResult(values: values, denominator: denominator, counted: counted)
+  }
+
+  /// Where the class-contiguous kernel's scratch arrays lie: a position's
+  /// exponentials (when no gradient takes them) and a row's targets.
+  @usableFromInline
+  struct ContiguousScratch {
+    @usableFromInline let values: ScratchSlice<T>
+    @usableFromInline let targets: ScratchSlice<Int>
+    @inlinable
+    init(values: ScratchSlice<T>, targets: ScratchSlice<Int>) {
+      self.values = values
+      self.targets = targets
+    }
+  }
+
+  /// Where the position kernel's scratch arrays lie (see `positionRows`).
+  @usableFromInline
+  struct PositionScratch {
+    @usableFromInline let doubles: ScratchSlice<Double>
+    @usableFromInline let buffers: ScratchSlice<T>
+    @usableFromInline let targets: ScratchSlice<Int>
+    @usableFromInline let targetShare: ScratchSlice<T>
+    @inlinable
+    init(doubles: ScratchSlice<Double>, buffers: ScratchSlice<T>, targets: ScratchSlice<Int>, targetShare: ScratchSlice<T>) {
+      self.doubles = doubles
+      self.buffers = buffers
+      self.targets = targets
+      self.targetShare = targetShare
+    }
   }
 
   /// The class indices of a row of positions, -1 where ignored (or where
@@ -196,15 +233,14 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   @inlinable
   func classContiguousRows(
     sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>,
-    scratch: UnsafeMutablePointer<T>
+    scratch layout: ContiguousScratch, _ raw: UnsafeMutableRawPointer
   ) -> Double {
     let n = geometry.rowLength
+    let scratch = layout.values.pointer(in: raw), targets = layout.targets.pointer(in: raw)
     let xs = geometry.rowStride(x.strides)
     let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0
     let ts = soft.map { geometry.rowStride($0.strides) } ?? 0
     var total = 0.0
-    let targets = UnsafeMutablePointer<Int>.allocate(capacity: n)
-    defer { targets.deallocate() }
     for r in rows {
       let xr = x.origin + geometry.offset(strides: x.strides, sample: sample, row: r)
       let gr = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
@@ -296,20 +332,24 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
 
   /// A row of positions at a time, vectorised across them; classes strided.
   @inlinable
-  func positionRows(sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>) -> Double {
+  func positionRows(
+    sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>,
+    scratch: PositionScratch, _ raw: UnsafeMutableRawPointer
+  ) -> Double {
     let xs = geometry.rowStride(x.strides)
     let gs = gradient.map { geometry.rowStride($0.strides) } ?? 1
     let ts = soft.map { geometry.rowStride($0.strides) } ?? 1
     // Positions one apart in every operand (NCHW rows): a specialisation
     // with unit-stride vector loads.
     return xs == 1 && gs == 1 && ts == 1
-      ? positionRows(UnitStep.self, sample: sample, rows: rows, scale: scale, out: out)
-      : positionRows(StridedStep.self, sample: sample, rows: rows, scale: scale, out: out)
+      ? positionRows(UnitStep.self, sample: sample, rows: rows, scale: scale, out: out, scratch: scratch, raw)
+      : positionRows(StridedStep.self, sample: sample, rows: rows, scale: scale, out: out, scratch: scratch, raw)
   }
 
   @inlinable
   func positionRows<S: Step>(
-    _: S.Type, sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>
+    _: S.Type, sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>,
+    scratch layout: PositionScratch, _ raw: UnsafeMutableRawPointer
   ) -> Double {
     let n = geometry.rowLength, classes = self.classes
     let w = weights.values
@@ -322,19 +362,15 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     // counts (1 or 0) in T, so that the loops over classes run at T's vector
     // width. (A float32 sum of C exponentials, each <= 1, is within C ulp;
     // the loss within 1e-6.)
-    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 3 * n)
-    defer { scratch.deallocate() }
+    let scratch = layout.doubles.pointer(in: raw)
     let a = scratch, b = scratch + n, lse = scratch + 2 * n
-    let buffers = UnsafeMutablePointer<T>.allocate(capacity: 5 * n)
-    defer { buffers.deallocate() }
+    let buffers = layout.buffers.pointer(in: raw)
     let sum = buffers, factor = buffers + n, counts = buffers + 2 * n
     var maxima = buffers + 3 * n, nextMaxima = buffers + 4 * n
-    let targets = UnsafeMutablePointer<Int>.allocate(capacity: n)
-    defer { targets.deallocate() }
+    let targets = layout.targets.pointer(in: raw)
     // What the gradient of a class-index target loses at its class:
     // scale (1 - eps) w_y, in T.
-    let targetShare = UnsafeMutablePointer<T>.allocate(capacity: max(1, classes))
-    defer { targetShare.deallocate() }
+    let targetShare = layout.targetShare.pointer(in: raw)
     for c in 0..<classes { targetShare[c] = T(scale * (1 - eps) * w[c]) }
     func rowOrigin<E>(_ view: TensorView<E>, _ r: Int) -> UnsafeMutablePointer<E> {
       view.origin + geometry.offset(strides: view.strides, sample: sample, row: r)

@@ -66,12 +66,11 @@ package func crossEntropy<T: SimLossFloat, I: FixedWidthInteger & SignedInteger,
   }
   try requireGradient(gradient, of: logits)
   let classWeights = try ClassWeights(weight, classes: layout.classes)
-  defer { classWeights.deallocate() }
   let pass = CategoricalPass<T, I, K>(
     layout: layout, logits: logits, indices: target, soft: nil, weights: classWeights,
     gradient: gradient, options: options)
   let (denominator, counted) = try pass.countTargets()
-  return pass.run(denominator: denominator, counted: counted)
+  return try pass.run(denominator: denominator, counted: counted)
 }
 
 /// Categorical cross-entropy of logits against probability (soft) targets
@@ -100,12 +99,11 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
   try requireGradient(gradient, of: logits)
   if let gradient { try gradient.requireNoOverlap(with: target) }
   let classWeights = try ClassWeights(weight, classes: layout.classes)
-  defer { classWeights.deallocate() }
   let pass = CategoricalPass<T, Int32, K>(
     layout: layout, logits: logits, indices: nil, soft: target, weights: classWeights,
     gradient: gradient, options: options)
   let positions = layout.positionShape.reduce(1, *)
-  return pass.run(denominator: Double(positions), counted: positions)
+  return try pass.run(denominator: Double(positions), counted: positions)
 }
 
 /// Checks an optional gradient output against the logits.
@@ -154,6 +152,8 @@ struct ClassLayout {
 /// caller gives none), with their sum.
 @usableFromInline
 struct ClassWeights {
+  /// Owns `values`.
+  @usableFromInline let storage: HeapArray<Double>
   @usableFromInline let values: UnsafeMutablePointer<Double>
   @usableFromInline let given: Bool
   @usableFromInline let total: Double
@@ -169,7 +169,8 @@ struct ClassWeights {
         throw SimLossError(.invalidValue, "\(weight.name): weight of class \(c) is \(weight.origin[c * weight.strides[0]])")
       }
     }
-    values = .allocate(capacity: max(classes, 1))
+    storage = try HeapArray(zeroed: classes, what: "class weights")
+    values = storage.base
     var sum = 0.0
     for c in 0..<classes {
       let w = weight.map { $0.origin[c * $0.strides[0]].asDouble } ?? 1
@@ -179,7 +180,4 @@ struct ClassWeights {
     given = weight != nil
     total = sum
   }
-
-  @inlinable
-  func deallocate() { values.deallocate() }
 }

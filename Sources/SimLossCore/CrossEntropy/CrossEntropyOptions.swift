@@ -41,7 +41,9 @@ public struct CrossEntropyOptions: Sendable {
 /// What categorical cross-entropy returns.
 public struct CrossEntropyResult: Sendable {
   /// One value for `.mean` and `.sum`; one per position for `.none`.
-  public var values: [Double]
+  public var values: [Double] { Array(valuesBuffer) }
+  /// The same without a copy (see `LossValues`).
+  public let valuesBuffer: HeapArray<Double>
   /// What `.mean` divides by: the sum of the weights of the counted targets
   /// (class indices), or the number of positions (probability targets).
   /// Data-parallel training adds the `.sum` values and these denominators of
@@ -50,9 +52,15 @@ public struct CrossEntropyResult: Sendable {
   /// The number of positions whose target counted (not ignored).
   public var counted: Int
 
-  public init(values: [Double], denominator: Double, counted: Int) {
-    self.values = values
+  public init(values: HeapArray<Double>, denominator: Double, counted: Int) {
+    valuesBuffer = values
     self.denominator = denominator
     self.counted = counted
+  }
+
+  /// One value (`.mean`, `.sum`).
+  @inlinable
+  init(one value: Double, _ denominator: Double, _ counted: Int) throws {
+    self.init(values: try LossValues(one: value).buffer, denominator: denominator, counted: counted)
   }
 }

@@ -41,39 +41,37 @@ public func crossEntropy<T: SimLossFloat>(
   let plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength * classes)
   let positions = layout.positionShape.reduce(1, *)
   let scale = options.reduction == .mean ? 1 / Double(positions) : 1
-  var perPosition = [Double](repeating: 0, count: options.reduction == .none ? positions : 0)
-  let sums = perPosition.withUnsafeMutableBufferPointer { out in
-    plan.sampleSums { s, rows in
-      var total = 0.0
-      let n = geometry.rowLength
-      for r in rows {
-        let q0 = qv.origin + geometry.offset(strides: qv.strides, sample: s, row: r)
-        let p0 = pv.origin + geometry.offset(strides: pv.strides, sample: s, row: r)
-        let g0 = gv.map { $0.0.origin + geometry.offset(strides: $0.0.strides, sample: s, row: r) }
-        let qs = geometry.rowStride(qv.strides), ps = geometry.rowStride(pv.strides)
-        let gs = gv.map { geometry.rowStride($0.0.strides) } ?? 0, gc = gv?.1 ?? 0
-        for i in 0..<n {
-          var loss = 0.0
-          for c in 0..<classes {
-            let qic = q0[i &* qs &+ c &* qc].asDouble, pic = p0[i &* ps &+ c &* pc].asDouble
-            let logQ = Double.log(qic)
-            let clamped = !(logQ > -100)
-            loss -= pic == 0 ? 0 : pic * (clamped ? -100 : logQ)
-            if let g0 { g0[i &* gs &+ c &* gc] = T(clamped || pic == 0 ? 0 : -scale * pic / qic) }
-          }
-          total += loss
-          if !out.isEmpty { out[(s &* geometry.rows &+ r) &* n &+ i] = loss }
+  let perPosition = try HeapArray<Double>(
+    zeroed: options.reduction == .none ? positions : 0, what: "\(q.name): one loss per position")
+  let out = UnsafeMutableBufferPointer(start: perPosition.base, count: perPosition.count)
+  let sums = try plan.sampleSums(q.name) { s, rows in
+    var total = 0.0
+    let n = geometry.rowLength
+    for r in rows {
+      let q0 = qv.origin + geometry.offset(strides: qv.strides, sample: s, row: r)
+      let p0 = pv.origin + geometry.offset(strides: pv.strides, sample: s, row: r)
+      let g0 = gv.map { $0.0.origin + geometry.offset(strides: $0.0.strides, sample: s, row: r) }
+      let qs = geometry.rowStride(qv.strides), ps = geometry.rowStride(pv.strides)
+      let gs = gv.map { geometry.rowStride($0.0.strides) } ?? 0, gc = gv?.1 ?? 0
+      for i in 0..<n {
+        var loss = 0.0
+        for c in 0..<classes {
+          let qic = q0[i &* qs &+ c &* qc].asDouble, pic = p0[i &* ps &+ c &* pc].asDouble
+          let logQ = Double.log(qic)
+          let clamped = !(logQ > -100)
+          loss -= pic == 0 ? 0 : pic * (clamped ? -100 : logQ)
+          if let g0 { g0[i &* gs &+ c &* gc] = T(clamped || pic == 0 ? 0 : -scale * pic / qic) }
         }
+        total += loss
+        if !out.isEmpty { out[(s &* geometry.rows &+ r) &* n &+ i] = loss }
       }
-      return total
     }
+    return total
   }
   let total = sums.reduce(0, +)
-  let values: [Double]
   switch options.reduction {
-  case .mean: values = [total / Double(positions)]
-  case .sum: values = [total]
-  case .none: values = perPosition
+  case .mean: return try CrossEntropyResult(one: total / Double(positions), Double(positions), positions)
+  case .sum: return try CrossEntropyResult(one: total, Double(positions), positions)
+  case .none: return CrossEntropyResult(values: perPosition, denominator: Double(positions), counted: positions)
   }
-  return CrossEntropyResult(values: values, denominator: Double(positions), counted: positions)
 }

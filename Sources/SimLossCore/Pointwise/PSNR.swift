@@ -40,24 +40,26 @@ public func psnr<T: SimLossFloat>(
   }
   let forward = PointwisePass(pred: pred, target: target, weight: nil, gradient: nil)
   let count = Double(forward.geometry.rows * forward.geometry.rowLength)
-  let squares = forward.plan.sampleSums { s, rows in
+  // The squared errors' sums become the per-sample values in place.
+  let values = try forward.plan.sampleSums("\(pred.name)") { s, rows in
     forward.lossSum(.squared, sample: s, rows: rows, gradientScale: 0)
   }
-  let mse = squares.map { $0 / count }
-  let values = mse.map { m in 20 * Double.log10(dataRange) - 10 * Double.log10(m) }
-
+  let perSample = reduction == .mean ? 1 / Double(values.count) : 1
   if let gradient {
-    let perSample = reduction == .mean ? 1 / Double(values.count) : 1
     // SquaredTerm's derivative is 2d; the factor 2 of -20 comes from it.
-    let scales = mse.map { m in m > 0 ? -10 * perSample / (Double.log(10) * count * m) : 0 }
     let backward = PointwisePass(pred: pred, target: target, weight: nil, gradient: gradient)
-    _ = backward.plan.sampleSums { s, rows in
-      backward.lossSum(.squared, sample: s, rows: rows, gradientScale: scales[s])
+    _ = try backward.plan.sampleSums("\(gradient.name)") { s, rows in
+      let m = values[s] / count
+      let scale = m > 0 ? -10 * perSample / (Double.log(10) * count * m) : 0
+      return backward.lossSum(.squared, sample: s, rows: rows, gradientScale: scale)
     }
   }
+  for s in 0..<values.count {
+    values[s] = 20 * Double.log10(dataRange) - 10 * Double.log10(values[s] / count)
+  }
   switch reduction {
-  case .mean: return LossValues([values.reduce(0, +) / Double(values.count)])
-  case .sum: return LossValues([values.reduce(0, +)])
+  case .mean: return try LossValues(one: values.reduce(0, +) / Double(values.count))
+  case .sum: return try LossValues(one: values.reduce(0, +))
   case .none: return LossValues(values)
   }
 }

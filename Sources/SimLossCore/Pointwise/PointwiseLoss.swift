@@ -88,32 +88,39 @@ public func pointwiseLoss<T: SimLossFloat>(
 
   // Denominators: the weight of each sample (its element count without
   // weights); the gradient scale needs them before the main pass.
-  let sampleWeights: [Double]
+  let perSample = Double(pass.geometry.rows * pass.geometry.rowLength)
+  var sampleWeights: HeapArray<Double>? = nil
+  var totalWeight = perSample * Double(pass.geometry.samples)
   if let weight {
-    sampleWeights = pass.plan.sampleSums { s, rows in pass.weightSum(weight, sample: s, rows: rows) }
-    if !sampleWeights.allSatisfy({ $0.isFinite }) { try pass.throwBadWeight(weight) }
-    guard sampleWeights.reduce(0, +).isFinite else {
+    let sums = try pass.plan.sampleSums("weight") { s, rows in pass.weightSum(weight, sample: s, rows: rows) }
+    if !sums.allSatisfy({ $0.isFinite }) { try pass.throwBadWeight(weight) }
+    totalWeight = sums.reduce(0, +)
+    guard totalWeight.isFinite else {
       throw SimLossError(
         .overflow, "\(weight.name): the weights sum past the largest double; scale them down")
     }
-  } else {
-    sampleWeights = [Double](repeating: Double(pass.geometry.rows * pass.geometry.rowLength), count: pass.geometry.samples)
+    sampleWeights = sums
   }
-  let totalWeight = sampleWeights.reduce(0, +)
-  let scales: [Double] = sampleWeights.map { w in
-    switch reduction {
-    case .mean: return totalWeight > 0 ? 1 / totalWeight : 0
-    case .sum: return 1
-    case .none: return w > 0 ? 1 / w : 0
-    }
-  }
+  @inline(__always) func sampleWeight(_ s: Int) -> Double { sampleWeights?[s] ?? perSample }
+  let meanScale = totalWeight > 0 ? 1 / totalWeight : 0
 
-  let sums = pass.plan.sampleSums { s, rows in
-    pass.lossSum(function, sample: s, rows: rows, gradientScale: scales[s])
+  let sums = try pass.plan.sampleSums("\(pred.name)") { s, rows in
+    let scale: Double
+    switch reduction {
+    case .mean: scale = meanScale
+    case .sum: scale = 1
+    case .none: scale = sampleWeight(s) > 0 ? 1 / sampleWeight(s) : 0
+    }
+    return pass.lossSum(function, sample: s, rows: rows, gradientScale: scale)
   }
   switch reduction {
-  case .mean: return LossValues([totalWeight > 0 ? sums.reduce(0, +) / totalWeight : 0])
-  case .sum: return LossValues([sums.reduce(0, +)])
-  case .none: return LossValues(zip(sums, sampleWeights).map { s, w in w > 0 ? s / w : 0 })
+  case .mean: return try LossValues(one: totalWeight > 0 ? sums.reduce(0, +) / totalWeight : 0)
+  case .sum: return try LossValues(one: sums.reduce(0, +))
+  case .none:
+    for s in 0..<sums.count {
+      let w = sampleWeight(s)
+      sums[s] = w > 0 ? sums[s] / w : 0
+    }
+    return LossValues(sums)
   }
 }

@@ -262,8 +262,9 @@ func msSSIMPlanes<T: SimLossFloat>(
   let firstNeeds: SSIMSumsNeeded = levels == 1 ? .ssimOnly : .csOnly
   let firstTarget: SSIMGradientTarget = levels == 1 ? .ssim : .cs
 
-  var planeValues = [Double](repeating: 0, count: planes)
-  var bandSums = [SSIMSums](repeating: SSIMSums(), count: planes * bands)
+  let planeValues = try HeapArray<Double>(zeroed: planes, what: "MS-SSIM: one value per channel")
+  let bandSums = try HeapArray<SSIMSums>(zeroed: try scratchCount("MS-SSIM", planes, bands), what: "MS-SSIM: sums per band")
+  let valuesOut = planeValues.base, sumsOut = bandSums.base
   var groupStart = 0
   while groupStart < planes {
     let group = min(groupPlanes, planes - groupStart)
@@ -278,187 +279,174 @@ func msSSIMPlanes<T: SimLossFloat>(
     defer { shared?.release() }
     let sharedBase = shared?.base
     let base = groupStart
-    try planeValues.withUnsafeMutableBufferPointer { valuesOut in
-      try bandSums.withUnsafeMutableBufferPointer { sumsOut in
-        // A plane's coarser levels, value and gradient, once its level 1
-        // is done, in `s` (a block's scratch layout) with `slots`.
-        func finishPlane(_ k: Int, _ s: UnsafeMutablePointer<Double>, _ slots: UnsafeMutablePointer<Int>) {
-          let p = base + k
-          let n = p / planesPerImage, c = p % planesPerImage
-          let levelTwo = local ? s + localOffset : sharedBase! + k * perPlane
-          let planeGradient = levelTwo + planeGradientOffset
-          var first = 0.0
-          for band in 0..<bands { first += levels == 1 ? sumsOut[p * bands + band].ssim : sumsOut[p * bands + band].cs }
-          var terms = [Double](repeating: 0, count: levels)
-          terms[0] = first / (Double(g0.ho) * Double(g0.wo))
-          @inline(__always)
-          func xLevel(_ j: Int) -> UnsafeMutablePointer<Double> { j == 1 ? levelTwo : s + pyramidOffsets[j] }
-          @inline(__always)
-          func yLevel(_ j: Int) -> UnsafeMutablePointer<Double> { xLevel(j) + heights[j] * geometries[j].stride }
-          for j in 1..<max(1, levels) {
-            let g = geometries[j]
-            if j > 1 {
-              let prev = geometries[j - 1]
-              halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
-              halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
-            }
-            zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-            zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
-            let last = j == levels - 1
-            let levelGradient = s + gradientOffsets[j]
-            let xs = xLevel(j), ys = yLevel(j)
-            // A level as large as a banded level 1 runs in bands too, on
-            // every thread (this one waits for them): otherwise a single
-            // large image's level 2 ran on one thread while the others
-            // idled. The bands depend on the shape only.
-            let levelBandRows = ssimBandRows(ho: g.ho, wo: g.wo)
-            let levelBands = (g.ho + levelBandRows - 1) / levelBandRows
-            func levelBand(_ b: Int, _ kernel: UnsafeMutablePointer<Double>, _ kernelSlots: UnsafeMutablePointer<Int>)
-              -> SSIMSums
-            {
-              let i0 = b * levelBandRows, i1 = min(g.ho, i0 + levelBandRows)
-              return ssimBand(
-                g, constants,
-                loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
-                sumRows: i0..<i1, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
-                gradientRows: wantsGradient ? i0..<(b == levelBands - 1 ? g.hp : i1) : 0..<0,
-                target: last ? .ssim : .cs, gradientScale: 1, scratch: kernel, slots: kernelSlots,
-                gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
-            }
-            var levelSums = [SSIMSums](repeating: SSIMSums(), count: levelBands)
-            levelSums.withUnsafeMutableBufferPointer { out in
-              // Without the scratch for other threads, the bands run here,
-              // one after another, with the same results.
-              if levelBands > 1,
-                (try? forEachBlock(
-                  levelBands, doubles: g.kernelScratchCount(gradient: wantsGradient), ints: g.kernelSlotCount,
-                  what: "MS-SSIM", { b, kernel, kernelSlots in out[b] = levelBand(b, kernel, kernelSlots) })) != nil
-              {
-                return
-              }
-              for b in 0..<levelBands { out[b] = levelBand(b, s + kernelOffset, slots) }
-            }
-            var levelTotal = 0.0
-            for b in 0..<levelBands { levelTotal += last ? levelSums[b].ssim : levelSums[b].cs }
-            terms[j] = levelTotal / (Double(g.ho) * Double(g.wo))
+    // A plane's coarser levels, value and gradient, once its level 1
+    // is done, in `s` (a block's scratch layout) with `slots`.
+    func finishPlane(_ k: Int, _ s: UnsafeMutablePointer<Double>, _ slots: UnsafeMutablePointer<Int>) {
+      let p = base + k
+      let n = p / planesPerImage, c = p % planesPerImage
+      let levelTwo = local ? s + localOffset : sharedBase! + k * perPlane
+      let planeGradient = levelTwo + planeGradientOffset
+      var first = 0.0
+      for band in 0..<bands { first += levels == 1 ? sumsOut[p * bands + band].ssim : sumsOut[p * bands + band].cs }
+      var terms = [Double](repeating: 0, count: levels)
+      terms[0] = first / (Double(g0.ho) * Double(g0.wo))
+      @inline(__always)
+      func xLevel(_ j: Int) -> UnsafeMutablePointer<Double> { j == 1 ? levelTwo : s + pyramidOffsets[j] }
+      @inline(__always)
+      func yLevel(_ j: Int) -> UnsafeMutablePointer<Double> { xLevel(j) + heights[j] * geometries[j].stride }
+      for j in 1..<max(1, levels) {
+        let g = geometries[j]
+        if j > 1 {
+          let prev = geometries[j - 1]
+          halve(xLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: xLevel(j), dstStride: g.stride)
+          halve(yLevel(j - 1), height: prev.hp, width: prev.wp, srcStride: prev.stride, into: yLevel(j), dstStride: g.stride)
+        }
+        zeroPadding(xLevel(j), height: g.hp, width: g.wp, stride: g.stride)
+        zeroPadding(yLevel(j), height: g.hp, width: g.wp, stride: g.stride)
+        let last = j == levels - 1
+        let levelGradient = s + gradientOffsets[j]
+        let xs = xLevel(j), ys = yLevel(j)
+        // A level as large as a banded level 1 runs in bands too, on
+        // every thread (this one waits for them): otherwise a single
+        // large image's level 2 ran on one thread while the others
+        // idled. The bands depend on the shape only.
+        let levelBandRows = ssimBandRows(ho: g.ho, wo: g.wo)
+        let levelBands = (g.ho + levelBandRows - 1) / levelBandRows
+        func levelBand(_ b: Int, _ kernel: UnsafeMutablePointer<Double>, _ kernelSlots: UnsafeMutablePointer<Int>)
+          -> SSIMSums
+        {
+          let i0 = b * levelBandRows, i1 = min(g.ho, i0 + levelBandRows)
+          return ssimBand(
+            g, constants,
+            loadRow: { r, _, _ in (UnsafePointer(xs + r * g.stride), UnsafePointer(ys + r * g.stride)) },
+            sumRows: i0..<i1, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
+            gradientRows: wantsGradient ? i0..<(b == levelBands - 1 ? g.hp : i1) : 0..<0,
+            target: last ? .ssim : .cs, gradientScale: 1, scratch: kernel, slots: kernelSlots,
+            gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
+        }
+        var levelSums = [SSIMSums](repeating: SSIMSums(), count: levelBands)
+        levelSums.withUnsafeMutableBufferPointer { out in
+          // Without the scratch for other threads, the bands run here,
+          // one after another, with the same results.
+          if levelBands > 1,
+            (try? forEachBlock(
+              levelBands, doubles: g.kernelScratchCount(gradient: wantsGradient), ints: g.kernelSlotCount,
+              what: "MS-SSIM", { b, kernel, kernelSlots in out[b] = levelBand(b, kernel, kernelSlots) })) != nil
+          {
+            return
           }
-          let clamped = terms.map { relu ? max($0, floor) : $0 }
-          let powers = (0..<levels).map { Double.pow(clamped[$0], weights[$0]) }
-          var value = 1.0
-          for j in 0..<levels { value *= powers[j] }
-          valuesOut[p] = value
-          guard let gradientIO else { return }
+          for b in 0..<levelBands { out[b] = levelBand(b, s + kernelOffset, slots) }
+        }
+        var levelTotal = 0.0
+        for b in 0..<levelBands { levelTotal += last ? levelSums[b].ssim : levelSums[b].cs }
+        terms[j] = levelTotal / (Double(g.ho) * Double(g.wo))
+      }
+      let clamped = terms.map { relu ? max($0, floor) : $0 }
+      let powers = (0..<levels).map { Double.pow(clamped[$0], weights[$0]) }
+      var value = 1.0
+      for j in 0..<levels { value *= powers[j] }
+      valuesOut[p] = value
+      guard let gradientIO else { return }
 
-          // d value / d term_j = w_j t_j^(w_j - 1) prod_{k != j} t_k^(w_k), 0
-          // where relu clamps; each level's gradient is that times the
-          // unscaled gradient of its mean, then the pyramid is transposed
-          // from the coarsest level down. Level 1's rows are finished one
-          // at a time and, without downsampling, written out at once.
-          for j in stride(from: levels - 1, through: 0, by: -1) {
-            let g = geometries[j]
-            var derivative = 0.0
-            if !(relu && terms[j] <= floor) {
-              derivative = weights[j] * Double.pow(clamped[j], weights[j] - 1)
-              for k in 0..<levels where k != j { derivative *= powers[k] }
-            }
-            let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
-            let levelGradient = j == 0 ? planeGradient : s + gradientOffsets[j]
-            if j == 0 {
-              // Rows are independent: a banded plane's are shared out
-              // among the threads, in blocks of its level 1's bands.
-              let levelTwoGradient = levels > 1 ? s + gradientOffsets[1] : s  // (unused with one level)
-              forEachBlock(bands) { b in
-                for r in (b * bandRows)..<(b == bands - 1 ? g.hp : (b + 1) * bandRows) {
-                  let row = levelGradient + r * g.wp
-                  if levels > 1 {
-                    scaleAddHalveTransposeRow(
-                      levelTwoGradient, row: r, height: g.hp, width: g.wp, into: row, scale: factor)
-                  } else {
-                    for i in 0..<g.wp { row[i] *= factor }
-                  }
-                  if input.downsample == nil { gradientIO.writeRow(n: n, c: c, h: r, from: row) }
-                }
+      // d value / d term_j = w_j t_j^(w_j - 1) prod_{k != j} t_k^(w_k), 0
+      // where relu clamps; each level's gradient is that times the
+      // unscaled gradient of its mean, then the pyramid is transposed
+      // from the coarsest level down. Level 1's rows are finished one
+      // at a time and, without downsampling, written out at once.
+      for j in stride(from: levels - 1, through: 0, by: -1) {
+        let g = geometries[j]
+        var derivative = 0.0
+        if !(relu && terms[j] <= floor) {
+          derivative = weights[j] * Double.pow(clamped[j], weights[j] - 1)
+          for k in 0..<levels where k != j { derivative *= powers[k] }
+        }
+        let factor = outer * derivative / (Double(g.ho) * Double(g.wo))
+        let levelGradient = j == 0 ? planeGradient : s + gradientOffsets[j]
+        if j == 0 {
+          // Rows are independent: a banded plane's are shared out
+          // among the threads, in blocks of its level 1's bands.
+          let levelTwoGradient = levels > 1 ? s + gradientOffsets[1] : s  // (unused with one level)
+          forEachBlock(bands) { b in
+            for r in (b * bandRows)..<(b == bands - 1 ? g.hp : (b + 1) * bandRows) {
+              let row = levelGradient + r * g.wp
+              if levels > 1 {
+                scaleAddHalveTransposeRow(
+                  levelTwoGradient, row: r, height: g.hp, width: g.wp, into: row, scale: factor)
+              } else {
+                for i in 0..<g.wp { row[i] *= factor }
               }
-            } else if j < levels - 1 {
-              scaleAddHalveTranspose(
-                s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
+              if input.downsample == nil { gradientIO.writeRow(n: n, c: c, h: r, from: row) }
+            }
+          }
+        } else if j < levels - 1 {
+          scaleAddHalveTranspose(
+            s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
+        } else {
+          for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
+        }
+      }
+      if let d = input.downsample {
+        let target = s + transposeOffset
+        d.transpose(planeGradient, into: target, rowBuffer: target + input.height * input.width)
+        input.writeGradient(gradientIO, n: n, c: c, target)
+      }
+    }
+    // Scratch not zeroed: every element is written before it is read
+    // (the pyramid's padding columns are zeroed below, the kernel
+    // zeroes its own), and 64-byte aligned (Scratch.swift).
+    try forEachBlock(group * bands, doubles: blockScratch, ints: g0.kernelSlotCount, what: "MS-SSIM") { block, s, slots in
+      let k = block / bands, p = base + k, b = block % bands
+      let n = p / planesPerImage, c = p % planesPerImage
+      let levelTwo = local ? s + localOffset : sharedBase! + k * perPlane
+      let planeGradient = levelTwo + planeGradientOffset
+      let i0 = b * bandRows, i1 = min(g0.ho, i0 + bandRows)
+      // The input rows this band owns: their gradient, and the level 2
+      // rows made of them.
+      let owned = i0..<(b == bands - 1 ? g0.hp : i1)
+      let pendingX = s + pendingOffset, pendingY = pendingX + g0.wp
+      let ws1 = levels > 1 ? geometries[1].stride : 0
+      let levelTwoY = levelTwo + (levels > 1 ? heights[1] * ws1 : 0)
+      let sums = ssimBand(
+        g0, constants,
+        loadRow: { r, xd, yd in
+          input.row(of: input.x, n: n, c: c, h: r, into: xd, buffers: s + bandRowOffset)
+          input.row(of: input.y, n: n, c: c, h: r, into: yd, buffers: s + bandRowOffset)
+          if levels > 1 && owned.contains(r & ~1) {
+            if r & 1 == 1 {
+              halveRow(pendingX, xd, width: g0.wp, into: levelTwo + (r / 2) * ws1)
+              halveRow(pendingY, yd, width: g0.wp, into: levelTwoY + (r / 2) * ws1)
+            } else if r == g0.hp - 1 {
+              halveRow(xd, xd, width: g0.wp, into: levelTwo + (r / 2) * ws1)
+              halveRow(yd, yd, width: g0.wp, into: levelTwoY + (r / 2) * ws1)
             } else {
-              for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
+              pendingX.update(from: xd, count: g0.wp)
+              pendingY.update(from: yd, count: g0.wp)
             }
           }
-          if let d = input.downsample {
-            let target = s + transposeOffset
-            d.transpose(planeGradient, into: target, rowBuffer: target + input.height * input.width)
-            input.writeGradient(gradientIO, n: n, c: c, target)
-          }
-        }
-        // Scratch not zeroed: every element is written before it is read
-        // (the pyramid's padding columns are zeroed below, the kernel
-        // zeroes its own), and 64-byte aligned (Scratch.swift).
-        try forEachBlock(group * bands, doubles: blockScratch, ints: g0.kernelSlotCount, what: "MS-SSIM") { block, s, slots in
-          let k = block / bands, p = base + k, b = block % bands
-          let n = p / planesPerImage, c = p % planesPerImage
-          let levelTwo = local ? s + localOffset : sharedBase! + k * perPlane
-          let planeGradient = levelTwo + planeGradientOffset
-          let i0 = b * bandRows, i1 = min(g0.ho, i0 + bandRows)
-          // The input rows this band owns: their gradient, and the level 2
-          // rows made of them.
-          let owned = i0..<(b == bands - 1 ? g0.hp : i1)
-          let pendingX = s + pendingOffset, pendingY = pendingX + g0.wp
-          let ws1 = levels > 1 ? geometries[1].stride : 0
-          let levelTwoY = levelTwo + (levels > 1 ? heights[1] * ws1 : 0)
-          let sums = ssimBand(
-            g0, constants,
-            loadRow: { r, xd, yd in
-              input.row(of: input.x, n: n, c: c, h: r, into: xd, buffers: s + bandRowOffset)
-              input.row(of: input.y, n: n, c: c, h: r, into: yd, buffers: s + bandRowOffset)
-              if levels > 1 && owned.contains(r & ~1) {
-                if r & 1 == 1 {
-                  halveRow(pendingX, xd, width: g0.wp, into: levelTwo + (r / 2) * ws1)
-                  halveRow(pendingY, yd, width: g0.wp, into: levelTwoY + (r / 2) * ws1)
-                } else if r == g0.hp - 1 {
-                  halveRow(xd, xd, width: g0.wp, into: levelTwo + (r / 2) * ws1)
-                  halveRow(yd, yd, width: g0.wp, into: levelTwoY + (r / 2) * ws1)
-                } else {
-                  pendingX.update(from: xd, count: g0.wp)
-                  pendingY.update(from: yd, count: g0.wp)
-                }
-              }
-              return (UnsafePointer(xd), UnsafePointer(yd))
-            },
-            sumRows: i0..<i1, needs: firstNeeds, writesMap: false, mapRow: { _, _ in },
-            gradientRows: wantsGradient ? owned : 0..<0, target: firstTarget, gradientScale: 1,
-            scratch: s, slots: slots,
-            gradientRow: { r, values in (planeGradient + r * g0.wp).update(from: values, count: g0.wp) })
-          sumsOut[p * bands + b] = sums
-          // A plane of one band is finished by the thread that did it,
-          // while its data is in cache; a banded plane after every
-          // band of the group, below, so that its larger levels can use
-          // every thread (and no band need know whether it is the last).
-          if local { finishPlane(k, s, slots) }
-        }
-        if !local {
-          // One plane per block, so that a batch's planes finish in
-          // parallel; a single plane runs on this thread, and its large
-          // levels' bands then spread over every thread (inside a block
-          // they would run one after another: libdispatch gives a nested
-          // concurrentPerform only this thread).
-          try forEachBlock(group, doubles: blockScratch, ints: g0.kernelSlotCount, what: "MS-SSIM") { k, s, slots in
-            finishPlane(k, s, slots)
-          }
-        }
+          return (UnsafePointer(xd), UnsafePointer(yd))
+        },
+        sumRows: i0..<i1, needs: firstNeeds, writesMap: false, mapRow: { _, _ in },
+        gradientRows: wantsGradient ? owned : 0..<0, target: firstTarget, gradientScale: 1,
+        scratch: s, slots: slots,
+        gradientRow: { r, values in (planeGradient + r * g0.wp).update(from: values, count: g0.wp) })
+      sumsOut[p * bands + b] = sums
+      // A plane of one band is finished by the thread that did it,
+      // while its data is in cache; a banded plane after every
+      // band of the group, below, so that its larger levels can use
+      // every thread (and no band need know whether it is the last).
+      if local { finishPlane(k, s, slots) }
+    }
+    if !local {
+      // One plane per block, so that a batch's planes finish in
+      // parallel; a single plane runs on this thread, and its large
+      // levels' bands then spread over every thread (inside a block
+      // they would run one after another: libdispatch gives a nested
+      // concurrentPerform only this thread).
+      try forEachBlock(group, doubles: blockScratch, ints: g0.kernelSlotCount, what: "MS-SSIM") { k, s, slots in
+        finishPlane(k, s, slots)
       }
     }
     groupStart += group
   }
-  let imageValues = (0..<input.images).map { n -> Double in
-    var total = 0.0
-    for c in 0..<planesPerImage { total += planeValues[n * planesPerImage + c] }
-    return total / Double(planesPerImage)
-  }
-  switch reduction {
-  case .mean: return LossValues([imageValues.reduce(0, +) / Double(input.images)])
-  case .sum: return LossValues([imageValues.reduce(0, +)])
-  case .none: return LossValues(imageValues)
-  }
+  return LossValues(try imageMeans(planeValues, images: input.images, planesPerImage: planesPerImage, reduction, "MS-SSIM"))
 }

@@ -25,18 +25,21 @@
 public struct SSIMResult: Sendable {
   /// One value for `.mean` and `.sum`, one per image for `.none`; the value
   /// of an image is the mean over its channels of the per-channel mean SSIM.
-  public var values: [Double]
+  public var values: [Double] { Array(valuesBuffer) }
   /// Mean SSIM of each (image, channel), N x C' values in image-major order
   /// (C' = 1 with luma).
-  public var perChannel: [Double]
+  public var perChannel: [Double] { Array(perChannelBuffer) }
   /// Mean contrast-structure cs of each (image, channel), as `perChannel`;
   /// empty when `ssim` was called with `contrastStructure: false`.
-  public var cs: [Double]
+  public var cs: [Double] { Array(csBuffer) }
 
-  public init(values: [Double], perChannel: [Double], cs: [Double]) {
-    self.values = values
-    self.perChannel = perChannel
-    self.cs = cs
+  /// The same three without a copy (see `LossValues`).
+  public let valuesBuffer: HeapArray<Double>, perChannelBuffer: HeapArray<Double>, csBuffer: HeapArray<Double>
+
+  public init(values: HeapArray<Double>, perChannel: HeapArray<Double>, cs: HeapArray<Double>) {
+    valuesBuffer = values
+    perChannelBuffer = perChannel
+    csBuffer = cs
   }
 }
 
@@ -162,8 +165,10 @@ func ssimPlanes<T: SimLossFloat>(
     case .zero: return (0..<n).contains(d) ? d : -1
     }
   }
-  let rowSources = (0..<hp).map { sourceIndex($0, h1) }
-  let columnSources = (0..<wp).map { sourceIndex($0, w1) }
+  let rowSources = try HeapArray<Int>(zeroed: hp, what: "SSIM: row sources")
+  let columnSources = try HeapArray<Int>(zeroed: wp, what: "SSIM: column sources")
+  for r in 0..<hp { rowSources[r] = sourceIndex(r, h1) }
+  for q in 0..<wp { columnSources[q] = sourceIndex(q, w1) }
 
   let planes = input.planes
   let bandRows = ssimBandRows(ho: ho, wo: wo)
@@ -183,9 +188,9 @@ func ssimPlanes<T: SimLossFloat>(
   let alpha = scale / (Double(planesPerImage) * Double(ho) * Double(wo))
   let gradientIO = gradient.map { PlaneIO($0, luma: options.luma, dataRange: options.dataRange) }
   let mapIO = map.map { PlaneIO($0, luma: false, dataRange: options.dataRange) }
-  var sums = [SSIMSums](repeating: SSIMSums(), count: planes * bands)
+  let sums = try HeapArray<SSIMSums>(zeroed: try scratchCount("SSIM", planes, bands), what: "SSIM: sums per band")
   // Whether phase 2 (below) could not allocate the scratch of a plane.
-  var failed = [Bool](repeating: false, count: planes)
+  let failed = try HeapArray<Bool>(zeroed: planes, what: "SSIM: planes")
 
   guard let taps = Scratch<Double>.allocate(2 * win) else {
     throw SimLossError(.outOfMemory, "SSIM: cannot allocate \(2 * win) taps")
@@ -216,52 +221,49 @@ func ssimPlanes<T: SimLossFloat>(
     // Phase 1: (plane, band) blocks.
     // Scratch not zeroed: the kernel and the row readers write every
     // element before they read it.
-    try sums.withUnsafeMutableBufferPointer { sumsOut in
-      try forEachBlock(group * bands, doubles: blockScratch, ints: geometry.kernelSlotCount, what: "SSIM") {
-        block, scratch, slots in
-        let p = base + block / bands, b = block % bands
-        let n = p / planesPerImage, c = p % planesPerImage
-        let i0 = b * bandRows, i1 = min(ho, i0 + bandRows)
-        let gradientRows = wantsGradient ? i0..<(b == bands - 1 ? hp : i1) : 0..<0
-        let rowScratch = scratch + kernelCount
-        let level = rowScratch + 2 * input.width
-        // Padded row r of one input: a zero row, an input row, or a
-        // (downsampled) row with its columns padded.
-        func paddedRow(_ source: PlaneIO<T>, _ r: Int, _ dst: UnsafeMutablePointer<Double>) {
-          let d = rowSources[r]
-          if d < 0 {
-            dst.update(repeating: 0, count: wp)
-          } else if direct {
-            source.readRow(n: n, c: c, h: d, into: dst)
-          } else {
-            input.row(of: source, n: n, c: c, h: d, into: level, buffers: rowScratch)
-            columnSources.withUnsafeBufferPointer { columns in
-              for q in 0..<wp {
-                let s = columns[q]
-                dst[q] = s >= 0 ? level[s] : 0
-              }
-            }
+    try forEachBlock(group * bands, doubles: blockScratch, ints: geometry.kernelSlotCount, what: "SSIM") {
+      block, scratch, slots in
+      let p = base + block / bands, b = block % bands
+      let n = p / planesPerImage, c = p % planesPerImage
+      let i0 = b * bandRows, i1 = min(ho, i0 + bandRows)
+      let gradientRows = wantsGradient ? i0..<(b == bands - 1 ? hp : i1) : 0..<0
+      let rowScratch = scratch + kernelCount
+      let level = rowScratch + 2 * input.width
+      // Padded row r of one input: a zero row, an input row, or a
+      // (downsampled) row with its columns padded.
+      func paddedRow(_ source: PlaneIO<T>, _ r: Int, _ dst: UnsafeMutablePointer<Double>) {
+        let d = rowSources[r]
+        if d < 0 {
+          dst.update(repeating: 0, count: wp)
+        } else if direct {
+          source.readRow(n: n, c: c, h: d, into: dst)
+        } else {
+          input.row(of: source, n: n, c: c, h: d, into: level, buffers: rowScratch)
+          let columns = columnSources.base
+          for q in 0..<wp {
+            let s = columns[q]
+            dst[q] = s >= 0 ? level[s] : 0
           }
         }
-        sumsOut[p * bands + b] = ssimBand(
-          geometry, constants,
-          loadRow: { r, xd, yd in
-            paddedRow(input.x, r, xd)
-            paddedRow(input.y, r, yd)
-            return (UnsafePointer(xd), UnsafePointer(yd))
-          },
-          sumRows: i0..<i1, needs: contrastStructure ? .both : .ssimOnly, writesMap: mapIO != nil,
-          mapRow: { i, values in mapIO!.writeRow(n: n, c: c, h: i, from: values) },
-          gradientRows: gradientRows, target: .ssim, gradientScale: alpha,
-          scratch: scratch, slots: slots,
-          gradientRow: { r, g in
-            if direct {
-              gradientIO!.writeRow(n: n, c: c, h: r, from: g)
-            } else {
-              (gradientBase! + ((p - base) * hp + r) * wp).update(from: g, count: wp)
-            }
-          })
       }
+      sums[p * bands + b] = ssimBand(
+        geometry, constants,
+        loadRow: { r, xd, yd in
+          paddedRow(input.x, r, xd)
+          paddedRow(input.y, r, yd)
+          return (UnsafePointer(xd), UnsafePointer(yd))
+        },
+        sumRows: i0..<i1, needs: contrastStructure ? .both : .ssimOnly, writesMap: mapIO != nil,
+        mapRow: { i, values in mapIO!.writeRow(n: n, c: c, h: i, from: values) },
+        gradientRows: gradientRows, target: .ssim, gradientScale: alpha,
+        scratch: scratch, slots: slots,
+        gradientRow: { r, g in
+          if direct {
+            gradientIO!.writeRow(n: n, c: c, h: r, from: g)
+          } else {
+            (gradientBase! + ((p - base) * hp + r) * wp).update(from: g, count: wp)
+          }
+        })
     }
 
     // Phase 2: fold the padded-domain gradient back to the input, one
@@ -269,35 +271,33 @@ func ssimPlanes<T: SimLossFloat>(
     if let gradientBase, let gradientIO {
       let foldCount = border == .valid ? 0 : h1 * w1
       let inputCount = input.downsample == nil ? 0 : input.height * input.width + input.width
-      failed.withUnsafeMutableBufferPointer { failedOut in
-        forEachBlock(group) { k in
-          let p = base + k
-          let g = gradientBase + k * planeSize
-          guard let scratch = Scratch<Double>.allocate(foldCount + inputCount) else {
-            failedOut[p] = true
-            return
-          }
-          defer { scratch.release() }
-          var level = UnsafeMutablePointer(mutating: g)
-          if border != .valid {
-            level = scratch.base
-            for r in 0..<hp {
-              let d = rowSources[r]
-              if d < 0 { continue }
-              let src = g + r * wp, dst = level + d * w1
-              for q in 0..<wp {
-                let s = columnSources[q]
-                if s >= 0 { dst[s] += src[q] }
-              }
+      forEachBlock(group) { k in
+        let p = base + k
+        let g = gradientBase + k * planeSize
+        guard let scratch = Scratch<Double>.allocate(foldCount + inputCount) else {
+          failed[p] = true
+          return
+        }
+        defer { scratch.release() }
+        var level = UnsafeMutablePointer(mutating: g)
+        if border != .valid {
+          level = scratch.base
+          for r in 0..<hp {
+            let d = rowSources[r]
+            if d < 0 { continue }
+            let src = g + r * wp, dst = level + d * w1
+            for q in 0..<wp {
+              let s = columnSources[q]
+              if s >= 0 { dst[s] += src[q] }
             }
           }
-          var full = level
-          if let d = input.downsample {
-            full = scratch.base + foldCount
-            d.transpose(level, into: full, rowBuffer: full + input.height * input.width)
-          }
-          input.writeGradient(gradientIO, n: p / planesPerImage, c: p % planesPerImage, full)
         }
+        var full = level
+        if let d = input.downsample {
+          full = scratch.base + foldCount
+          d.transpose(level, into: full, rowBuffer: full + input.height * input.width)
+        }
+        input.writeGradient(gradientIO, n: p / planesPerImage, c: p % planesPerImage, full)
       }
       if failed.contains(true) {
         throw SimLossError(.outOfMemory, "SSIM: cannot allocate scratch to fold the gradient of a plane")
@@ -308,8 +308,8 @@ func ssimPlanes<T: SimLossFloat>(
 
   // Means: per plane, bands in order; per image, channels in order.
   let count = Double(ho) * Double(wo)
-  var perChannel = [Double](repeating: 0, count: planes)
-  var cs = [Double](repeating: 0, count: planes)
+  let perChannel = try HeapArray<Double>(zeroed: planes, what: "SSIM: one value per channel")
+  let cs = try HeapArray<Double>(zeroed: contrastStructure ? planes : 0, what: "SSIM: one cs per channel")
   for p in 0..<planes {
     var s = 0.0, c = 0.0
     for b in 0..<bands {
@@ -317,18 +317,26 @@ func ssimPlanes<T: SimLossFloat>(
       c += sums[p * bands + b].cs
     }
     perChannel[p] = s / count
-    cs[p] = c / count
+    if contrastStructure { cs[p] = c / count }
   }
-  let imageValues = (0..<input.images).map { n -> Double in
+  let values = try imageMeans(perChannel, images: input.images, planesPerImage: planesPerImage, reduction, "SSIM")
+  return SSIMResult(values: values, perChannel: perChannel, cs: cs)
+}
+
+/// The value of each image, the mean of its `planesPerImage` per-channel
+/// values (channels in order), reduced over the images.
+func imageMeans(
+  _ perChannel: HeapArray<Double>, images: Int, planesPerImage: Int, _ reduction: Reduction, _ what: String
+) throws -> HeapArray<Double> {
+  let imageValues = try HeapArray<Double>(zeroed: images, what: "\(what): one value per image")
+  for n in 0..<images {
     var total = 0.0
     for c in 0..<planesPerImage { total += perChannel[n * planesPerImage + c] }
-    return total / Double(planesPerImage)
+    imageValues[n] = total / Double(planesPerImage)
   }
-  let values: [Double]
   switch reduction {
-  case .mean: values = [imageValues.reduce(0, +) / Double(input.images)]
-  case .sum: values = [imageValues.reduce(0, +)]
-  case .none: values = imageValues
+  case .mean: return try LossValues(one: imageValues.reduce(0, +) / Double(images)).buffer
+  case .sum: return try LossValues(one: imageValues.reduce(0, +)).buffer
+  case .none: return imageValues
   }
-  return SSIMResult(values: values, perChannel: perChannel, cs: contrastStructure ? cs : [])
 }

@@ -197,140 +197,134 @@ func ssim3DVolumes<T: SimLossFloat>(
   let xIO = SSIM3DVolumeIO(view: xv), yIO = SSIM3DVolumeIO(view: yv)
   let gradientIO = gradient.map { SSIM3DVolumeIO(view: $0) }
 
-  var ssimSums = [Double](repeating: 0, count: volumes)
-  var csSums = [Double](repeating: 0, count: volumes)
-  var failed = [Bool](repeating: false, count: volumes)
+  let perChannel = try HeapArray<Double>(zeroed: volumes, what: "SSIM3D: one value per channel")
+  let cs = try HeapArray<Double>(zeroed: volumes, what: "SSIM3D: one cs per channel")
+  let failed = try HeapArray<Bool>(zeroed: volumes, what: "SSIM3D: volumes")
 
   taps.withUnsafeBufferPointer { tapBuffer in
     let g = tapBuffer.baseAddress!
-    ssimSums.withUnsafeMutableBufferPointer { ssimOut in
-      csSums.withUnsafeMutableBufferPointer { csOut in
-        failed.withUnsafeMutableBufferPointer { failedOut in
-          forEachBlock(volumes) { p in
-            guard let scratch = Scratch<Double>.allocate(total) else {
-              failedOut[p] = true
-              return
-            }
-            defer { scratch.release() }
-            let n = p / channels, c = p % channels
-            let a = scratch.base
-            let b = a + 5 &* aCount
-            let moments = b + 5 &* bCount  // 5 slices of the D pass
-            let sMap = moments + 5 &* slice
-            let csMap = sMap + slice
-            let rows = csMap + slice  // 5 rows of W
-            let xr = rows, yr = rows + width
-            let pr = rows + 2 &* width  // 3 product rows, then 3 gradient rows
+    forEachBlock(volumes) { p in
+      guard let scratch = Scratch<Double>.allocate(total) else {
+        failed[p] = true
+        return
+      }
+      defer { scratch.release() }
+      let n = p / channels, c = p % channels
+      let a = scratch.base
+      let b = a + 5 &* aCount
+      let moments = b + 5 &* bCount  // 5 slices of the D pass
+      let sMap = moments + 5 &* slice
+      let csMap = sMap + slice
+      let rows = csMap + slice  // 5 rows of W
+      let xr = rows, yr = rows + width
+      let pr = rows + 2 &* width  // 3 product rows, then 3 gradient rows
 
-            // W pass: x, y, x^2, y^2, xy along each row -> A (moment m at
-            // a + m aCount, element (d, h, q) at (d H + h) Wo + q).
-            for d in 0..<depth {
-              for h in 0..<height {
-                xIO.readRow(n, c, d, h, into: xr)
-                yIO.readRow(n, c, d, h, into: yr)
-                for i in 0..<width {
-                  pr[i] = xr[i] * xr[i]
-                  pr[width &+ i] = yr[i] * yr[i]
-                  pr[2 &* width &+ i] = xr[i] * yr[i]
-                }
-                let row = (d &* height &+ h) &* wOut
-                ssim3DFilterRow(xr, taps: g, win: win, count: wOut, into: a + row)
-                ssim3DFilterRow(yr, taps: g, win: win, count: wOut, into: a + (aCount &+ row))
-                for m in 2..<5 {
-                  ssim3DFilterRow(
-                    pr + (m &- 2) &* width, taps: g, win: win, count: wOut, into: a + (m &* aCount &+ row))
-                }
-              }
-            }
-            // H pass: A -> B (element (d, i, q) at (d Ho + i) Wo + q).
-            for m in 0..<5 {
-              let src = a + m &* aCount, dst = b + m &* bCount
-              for d in 0..<depth {
-                for i in 0..<hOut {
-                  let out = dst + (d &* hOut &+ i) &* wOut
-                  let first = src + (d &* height &+ i) &* wOut
-                  ssim3DGatherTaps(first, step: wOut, taps: g, win: win, count: wOut, into: out)
-                }
-              }
-            }
-            // D pass, one output slice at a time, then the maps and the
-            // coefficients (into A, free now: a, b, c at a + k mapCount).
-            var sSum = 0.0, csSum = 0.0
-            for i in 0..<dOut {
-              for m in 0..<5 {
-                let first = b + (m &* bCount &+ i &* slice)
-                ssim3DGatherTaps(first, step: slice, taps: g, win: win, count: slice, into: moments + m &* slice)
-              }
-              let muX = moments, muY = moments + slice
-              let eXX = moments + 2 &* slice, eYY = moments + 3 &* slice, eXY = moments + 4 &* slice
-              let coefficients = a + i &* slice
-              for j in 0..<slice {
-                let mx = muX[j], my = muY[j]
-                let sx = kappa * (eXX[j] - mx * mx)
-                let sy = kappa * (eYY[j] - my * my)
-                let sxy = kappa * (eXY[j] - mx * my)
-                let a1 = 2 * mx * my + c1
-                let a2 = 2 * sxy + c2
-                let b1 = mx * mx + my * my + c1
-                let b2 = sx + sy + c2
-                let s = (a1 * a2) / (b1 * b2)
-                sMap[j] = s
-                csMap[j] = a2 / b2
-                if gradientIO != nil {
-                  let dd = b1 * b2
-                  let dMu = 2 * my * (a2 - kappa * a1) / dd + 2 * mx * s * (kappa / b2 - 1 / b1)
-                  coefficients[j] = alpha * dMu
-                  coefficients[mapCount &+ j] = alpha * (-kappa * s / b2)
-                  coefficients[2 &* mapCount &+ j] = alpha * (2 * kappa * a1 / dd)
-                }
-              }
-              sSum += laneSum(slice) { sMap[$0] }
-              csSum += laneSum(slice) { csMap[$0] }
-            }
-            ssimOut[p] = sSum
-            csOut[p] = csSum
-
-            guard let gradientIO else { return }
-            // Backward D pass: coefficients (in A) -> B, 3 volumes D x Ho x Wo.
-            let t1 = b
-            t1.update(repeating: 0, count: 3 &* bCount)
-            for k in 0..<3 {
-              let src = a + k &* mapCount, dst = t1 + k &* bCount
-              for i in 0..<dOut {
-                ssim3DScatterTaps(src + i &* slice, taps: g, win: win, count: slice, step: slice, into: dst + i &* slice)
-              }
-            }
-            // Backward H pass: B -> A, 3 volumes D x H x Wo.
-            let t2 = a
-            t2.update(repeating: 0, count: 3 &* aCount)
-            for k in 0..<3 {
-              let src = t1 + k &* bCount, dst = t2 + k &* aCount
-              for d in 0..<depth {
-                for i in 0..<hOut {
-                  ssim3DScatterTaps(
-                    src + (d &* hOut &+ i) &* wOut, taps: g, win: win, count: wOut, step: wOut,
-                    into: dst + (d &* height &+ i) &* wOut)
-                }
-              }
-            }
-            // Backward W pass per row, then G^T a + 2 x G^T b + y G^T c.
-            let ga = pr, gb = pr + width, gc = pr + 2 &* width
-            for d in 0..<depth {
-              for h in 0..<height {
-                let row = (d &* height &+ h) &* wOut
-                ga.update(repeating: 0, count: 3 &* width)
-                ssim3DScatterTaps(t2 + row, taps: g, win: win, count: wOut, step: 1, into: ga)
-                ssim3DScatterTaps(t2 + (aCount &+ row), taps: g, win: win, count: wOut, step: 1, into: gb)
-                ssim3DScatterTaps(t2 + (2 &* aCount &+ row), taps: g, win: win, count: wOut, step: 1, into: gc)
-                xIO.readRow(n, c, d, h, into: xr)
-                yIO.readRow(n, c, d, h, into: yr)
-                for q in 0..<width {
-                  xr[q] = ga[q] + 2 * xr[q] * gb[q] + yr[q] * gc[q]
-                }
-                gradientIO.writeRow(n, c, d, h, from: xr)
-              }
-            }
+      // W pass: x, y, x^2, y^2, xy along each row -> A (moment m at
+      // a + m aCount, element (d, h, q) at (d H + h) Wo + q).
+      for d in 0..<depth {
+        for h in 0..<height {
+          xIO.readRow(n, c, d, h, into: xr)
+          yIO.readRow(n, c, d, h, into: yr)
+          for i in 0..<width {
+            pr[i] = xr[i] * xr[i]
+            pr[width &+ i] = yr[i] * yr[i]
+            pr[2 &* width &+ i] = xr[i] * yr[i]
           }
+          let row = (d &* height &+ h) &* wOut
+          ssim3DFilterRow(xr, taps: g, win: win, count: wOut, into: a + row)
+          ssim3DFilterRow(yr, taps: g, win: win, count: wOut, into: a + (aCount &+ row))
+          for m in 2..<5 {
+            ssim3DFilterRow(
+              pr + (m &- 2) &* width, taps: g, win: win, count: wOut, into: a + (m &* aCount &+ row))
+          }
+        }
+      }
+      // H pass: A -> B (element (d, i, q) at (d Ho + i) Wo + q).
+      for m in 0..<5 {
+        let src = a + m &* aCount, dst = b + m &* bCount
+        for d in 0..<depth {
+          for i in 0..<hOut {
+            let out = dst + (d &* hOut &+ i) &* wOut
+            let first = src + (d &* height &+ i) &* wOut
+            ssim3DGatherTaps(first, step: wOut, taps: g, win: win, count: wOut, into: out)
+          }
+        }
+      }
+      // D pass, one output slice at a time, then the maps and the
+      // coefficients (into A, free now: a, b, c at a + k mapCount).
+      var sSum = 0.0, csSum = 0.0
+      for i in 0..<dOut {
+        for m in 0..<5 {
+          let first = b + (m &* bCount &+ i &* slice)
+          ssim3DGatherTaps(first, step: slice, taps: g, win: win, count: slice, into: moments + m &* slice)
+        }
+        let muX = moments, muY = moments + slice
+        let eXX = moments + 2 &* slice, eYY = moments + 3 &* slice, eXY = moments + 4 &* slice
+        let coefficients = a + i &* slice
+        for j in 0..<slice {
+          let mx = muX[j], my = muY[j]
+          let sx = kappa * (eXX[j] - mx * mx)
+          let sy = kappa * (eYY[j] - my * my)
+          let sxy = kappa * (eXY[j] - mx * my)
+          let a1 = 2 * mx * my + c1
+          let a2 = 2 * sxy + c2
+          let b1 = mx * mx + my * my + c1
+          let b2 = sx + sy + c2
+          let s = (a1 * a2) / (b1 * b2)
+          sMap[j] = s
+          csMap[j] = a2 / b2
+          if gradientIO != nil {
+            let dd = b1 * b2
+            let dMu = 2 * my * (a2 - kappa * a1) / dd + 2 * mx * s * (kappa / b2 - 1 / b1)
+            coefficients[j] = alpha * dMu
+            coefficients[mapCount &+ j] = alpha * (-kappa * s / b2)
+            coefficients[2 &* mapCount &+ j] = alpha * (2 * kappa * a1 / dd)
+          }
+        }
+        sSum += laneSum(slice) { sMap[$0] }
+        csSum += laneSum(slice) { csMap[$0] }
+      }
+      perChannel[p] = sSum
+      cs[p] = csSum
+
+      guard let gradientIO else { return }
+      // Backward D pass: coefficients (in A) -> B, 3 volumes D x Ho x Wo.
+      let t1 = b
+      t1.update(repeating: 0, count: 3 &* bCount)
+      for k in 0..<3 {
+        let src = a + k &* mapCount, dst = t1 + k &* bCount
+        for i in 0..<dOut {
+          ssim3DScatterTaps(src + i &* slice, taps: g, win: win, count: slice, step: slice, into: dst + i &* slice)
+        }
+      }
+      // Backward H pass: B -> A, 3 volumes D x H x Wo.
+      let t2 = a
+      t2.update(repeating: 0, count: 3 &* aCount)
+      for k in 0..<3 {
+        let src = t1 + k &* bCount, dst = t2 + k &* aCount
+        for d in 0..<depth {
+          for i in 0..<hOut {
+            ssim3DScatterTaps(
+              src + (d &* hOut &+ i) &* wOut, taps: g, win: win, count: wOut, step: wOut,
+              into: dst + (d &* height &+ i) &* wOut)
+          }
+        }
+      }
+      // Backward W pass per row, then G^T a + 2 x G^T b + y G^T c.
+      let ga = pr, gb = pr + width, gc = pr + 2 &* width
+      for d in 0..<depth {
+        for h in 0..<height {
+          let row = (d &* height &+ h) &* wOut
+          ga.update(repeating: 0, count: 3 &* width)
+          ssim3DScatterTaps(t2 + row, taps: g, win: win, count: wOut, step: 1, into: ga)
+          ssim3DScatterTaps(t2 + (aCount &+ row), taps: g, win: win, count: wOut, step: 1, into: gb)
+          ssim3DScatterTaps(t2 + (2 &* aCount &+ row), taps: g, win: win, count: wOut, step: 1, into: gc)
+          xIO.readRow(n, c, d, h, into: xr)
+          yIO.readRow(n, c, d, h, into: yr)
+          for q in 0..<width {
+            xr[q] = ga[q] + 2 * xr[q] * gb[q] + yr[q] * gc[q]
+          }
+          gradientIO.writeRow(n, c, d, h, from: xr)
         }
       }
     }
@@ -341,19 +335,11 @@ func ssim3DVolumes<T: SimLossFloat>(
 
   // Means: per volume; per image, channels in order.
   let count = Double(mapCount)
-  let perChannel = ssimSums.map { $0 / count }
-  let cs = csSums.map { $0 / count }
-  let imageValues = (0..<images).map { n -> Double in
-    var t = 0.0
-    for c in 0..<channels { t += perChannel[n * channels + c] }
-    return t / Double(channels)
+  for p in 0..<volumes {
+    perChannel[p] /= count
+    cs[p] /= count
   }
-  let values: [Double]
-  switch reduction {
-  case .mean: values = [imageValues.reduce(0, +) / Double(images)]
-  case .sum: values = [imageValues.reduce(0, +)]
-  case .none: values = imageValues
-  }
+  let values = try imageMeans(perChannel, images: images, planesPerImage: channels, reduction, "SSIM3D")
   return SSIMResult(values: values, perChannel: perChannel, cs: cs)
 }
 

@@ -43,30 +43,31 @@ struct BlockPlan {
 
   /// Sums `rowSum(sample, rows)` over every row of every sample, in
   /// parallel; returns one sum per sample.
+  ///
+  /// - Throws: `.outOfMemory` (naming `what`) when the sums cannot be
+  ///   allocated; then no row has been visited.
   @inlinable
-  func sampleSums(_ rowSum: (_ sample: Int, _ rows: Range<Int>) -> Double) -> [Double] {
-    sampleSums(scratchBytes: 0) { s, rows, _ in rowSum(s, rows) }
+  func sampleSums(_ what: String, _ rowSum: (_ sample: Int, _ rows: Range<Int>) -> Double) throws -> HeapArray<Double> {
+    try sampleSums(what, scratchBytes: 0) { s, rows, _ in rowSum(s, rows) }
   }
 
   /// The same, handing each call a scratch buffer of `scratchBytes` bytes
-  /// (16-byte aligned) allocated once per block, not once per sample; none
-  /// is allocated for 0.
+  /// (64-byte aligned, uninitialised), one per thread, allocated once for
+  /// the call: a row of a broadcast dimension may be longer than memory,
+  /// so the scratch is allocated where its failure can be thrown.
   @inlinable
   func sampleSums(
-    scratchBytes: Int, _ rowSum: (_ sample: Int, _ rows: Range<Int>, _ scratch: UnsafeMutableRawPointer) -> Double
-  ) -> [Double] {
-    var sums = [Double](repeating: 0, count: samples)
-    let bytes = scratchBytes
+    _ what: String, scratchBytes: Int,
+    _ rowSum: (_ sample: Int, _ rows: Range<Int>, _ scratch: UnsafeMutableRawPointer) -> Double
+  ) throws -> HeapArray<Double> {
+    let sums = try HeapArray<Double>(zeroed: samples, what: "\(what): one sum per sample")
+    let doubles = scratchBytes / 8 + (scratchBytes % 8 == 0 ? 0 : 1)
     if blocksPerSample > 0 {
-      var partials = [Double](repeating: 0, count: blockCount)
-      partials.withUnsafeMutableBufferPointer { out in
-        forEachBlock(blockCount) { b in
-          withScratch(bytes) { scratch in
-            let sample = b / blocksPerSample
-            let first = (b % blocksPerSample) * rowsPerBlock
-            out[b] = rowSum(sample, first..<min(rows, first + rowsPerBlock), scratch)
-          }
-        }
+      let partials = try HeapArray<Double>(zeroed: blockCount, what: "\(what): one sum per block")
+      try forEachBlock(blockCount, doubles: doubles, ints: 0, what: what) { b, scratch, _ in
+        let sample = b / blocksPerSample
+        let first = (b % blocksPerSample) * rowsPerBlock
+        partials[b] = rowSum(sample, first..<min(rows, first + rowsPerBlock), UnsafeMutableRawPointer(scratch))
       }
       for s in 0..<samples {
         var total = 0.0
@@ -74,30 +75,12 @@ struct BlockPlan {
         sums[s] = total
       }
     } else {
-      sums.withUnsafeMutableBufferPointer { out in
-        forEachBlock(blockCount) { b in
-          withScratch(bytes) { scratch in
-            for s in (b * samplesPerBlock)..<min(samples, (b + 1) * samplesPerBlock) {
-              out[s] = rowSum(s, 0..<rows, scratch)
-            }
-          }
+      try forEachBlock(blockCount, doubles: doubles, ints: 0, what: what) { b, scratch, _ in
+        for s in (b * samplesPerBlock)..<min(samples, (b + 1) * samplesPerBlock) {
+          sums[s] = rowSum(s, 0..<rows, UnsafeMutableRawPointer(scratch))
         }
       }
     }
     return sums
-  }
-
-  /// Runs `body` with `bytes` of 16-byte aligned scratch; with none asked
-  /// for (most losses), with a small stack buffer instead of an allocation.
-  @inlinable @inline(__always)
-  func withScratch(_ bytes: Int, _ body: (UnsafeMutableRawPointer) -> Void) {
-    if bytes == 0 {
-      var unused = SIMD4<Float>()
-      withUnsafeMutableBytes(of: &unused) { body($0.baseAddress!) }
-      return
-    }
-    let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
-    defer { scratch.deallocate() }
-    body(scratch)
   }
 }

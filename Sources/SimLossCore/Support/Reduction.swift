@@ -12,7 +12,23 @@ public enum Reduction: Sendable {
 /// What a loss call returns: one value for `.mean` and `.sum`, one per
 /// sample for `.none`. The gradient, if asked for, was written to the
 /// caller's buffer.
+///
+/// The values live in a `HeapArray`, whose allocation failure the loss
+/// threw as `.outOfMemory` (one value per sample of a broadcast view can
+/// be more than memory); `values` copies them to an `Array`.
 public struct LossValues: Sendable {
-  public var values: [Double]
-  public init(_ values: [Double]) { self.values = values }
+  /// The values, without a copy.
+  public let buffer: HeapArray<Double>
+  /// The values, copied to an `Array`.
+  public var values: [Double] { Array(buffer) }
+
+  public init(_ buffer: HeapArray<Double>) { self.buffer = buffer }
+
+  /// One value (`.mean`, `.sum`).
+  ///
+  /// - Throws: `.outOfMemory` when even that cannot be allocated.
+  public init(one value: Double) throws {
+    buffer = try HeapArray(zeroed: 1, what: "a loss value")
+    buffer[0] = value
+  }
 }

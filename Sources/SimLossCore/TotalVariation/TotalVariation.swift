@@ -64,16 +64,16 @@ public func totalVariation<T: SimLossFloat>(
   let n = x.shape[0]
   let pass = TotalVariationPass(x: x, gradient: gradient)
   let scale: Double = reduction == .mean ? 1 / Double(n) : 1
-  let sums = pass.plan.sampleSums { s, rows in
+  let sums = try pass.plan.sampleSums("\(x.name)", scratchBytes: try pass.scratchBytes()) { s, rows, scratch in
     switch kind {
-    case .anisotropic: return pass.rowsSum(AbsoluteTerm.self, sample: s, rows: rows, scale: scale)
-    case .squared: return pass.rowsSum(SquaredTerm.self, sample: s, rows: rows, scale: scale)
-    case .isotropic(let eps): return pass.isotropicRowsSum(sample: s, rows: rows, eps: eps, scale: scale)
+    case .anisotropic: return pass.rowsSum(AbsoluteTerm.self, sample: s, rows: rows, scale: scale, scratch: scratch)
+    case .squared: return pass.rowsSum(SquaredTerm.self, sample: s, rows: rows, scale: scale, scratch: scratch)
+    case .isotropic(let eps): return pass.isotropicRowsSum(sample: s, rows: rows, eps: eps, scale: scale, scratch: scratch)
     }
   }
   switch reduction {
-  case .mean: return LossValues([sums.reduce(0, +) / Double(n)])
-  case .sum: return LossValues([sums.reduce(0, +)])
+  case .mean: return try LossValues(one: sums.reduce(0, +) / Double(n))
+  case .sum: return try LossValues(one: sums.reduce(0, +))
   case .none: return LossValues(sums)
   }
 }

@@ -14,6 +14,15 @@ struct TotalVariationPass<T: SimLossFloat> {
     plan = BlockPlan(samples: x.shape[0], rows: x.shape[1] * x.shape[2], rowLength: x.shape[3])
   }
 
+  /// The scratch bytes a block's rows take: six rows of Double (isotropic)
+  /// or four of T (anisotropic), whichever is more.
+  ///
+  /// - Throws: `.outOfMemory` when a broadcast width makes them absurd.
+  @inlinable
+  func scratchBytes() throws -> Int {
+    8 * (try scratchCount("\(x.name)", 6, x.shape[3]))
+  }
+
   /// Pointers to row h of channel c of image n in x and the gradient (the
   /// gradient pointer aliases x when there is no gradient; it is then never
   /// written).
@@ -32,9 +41,11 @@ struct TotalVariationPass<T: SimLossFloat> {
   /// Anisotropic (F = AbsoluteTerm) or squared (F = SquaredTerm) total
   /// variation of the given rows of an image.
   @inlinable
-  func rowsSum<F: PointwiseTerm>(_: F.Type, sample: Int, rows: Range<Int>, scale: Double) -> Double {
+  func rowsSum<F: PointwiseTerm>(
+    _: F.Type, sample: Int, rows: Range<Int>, scale: Double, scratch: UnsafeMutableRawPointer
+  ) -> Double {
     if F.self == AbsoluteTerm.self {
-      return anisotropicRows(sample: sample, rows: rows, scale: scale)
+      return anisotropicRows(sample: sample, rows: rows, scale: scale, scratch: scratch)
     }
     let width = x.shape[3], sy = x.strides[2], sx = x.strides[3]
     let gsx = gradient?.strides[3] ?? 0
@@ -111,14 +122,13 @@ struct TotalVariationPass<T: SimLossFloat> {
   /// Per-pixel terms go to a scratch row that `laneSum` adds, so the sum's
   /// order is fixed whatever the layout.
   @inlinable
-  func anisotropicRows(sample: Int, rows: Range<Int>, scale: Double) -> Double {
+  func anisotropicRows(sample: Int, rows: Range<Int>, scale: Double, scratch: UnsafeMutableRawPointer) -> Double {
     let width = x.shape[3], sy = x.strides[2], sx = x.strides[3]
     let gsx = gradient?.strides[3] ?? 0
     let dense = sx == 1 && (gradient == nil || gsx == 1)
     // Four rows of scratch: right signs, down signs, the down signs of the
-    // row above, and the per-pixel terms. A row is small (width elements).
-    let scratch = UnsafeMutablePointer<T>.allocate(capacity: 4 * width)
-    defer { scratch.deallocate() }
+    // row above, and the per-pixel terms.
+    let scratch = scratch.bindMemory(to: T.self, capacity: 4 * width)
     var down = scratch, above = scratch + width
     let right = scratch + 2 * width, terms = scratch + 3 * width
     var total = 0.0
@@ -211,14 +221,15 @@ struct TotalVariationPass<T: SimLossFloat> {
   /// thread: 16 ms before, 2.9 ms). b of the row above is carried to the
   /// next row of the block; a block that starts inside an image computes it.
   @inlinable
-  func isotropicRowsSum(sample: Int, rows: Range<Int>, eps: Double, scale: Double) -> Double {
+  func isotropicRowsSum(
+    sample: Int, rows: Range<Int>, eps: Double, scale: Double, scratch: UnsafeMutableRawPointer
+  ) -> Double {
     let width = x.shape[3], sy = x.strides[2], sx = x.strides[3]
     let gsx = gradient?.strides[3] ?? 0
     // Six rows of Double scratch: n, a, b, b of the row above, and the
     // row and the row below widened (so that the loops that take square
     // roots and quotients read dense Double rows, and vectorise).
-    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 6 * width)
-    defer { scratch.deallocate() }
+    let scratch = scratch.bindMemory(to: Double.self, capacity: 6 * width)
     let norm = scratch, a = scratch + width
     var b = scratch + 2 * width, bAbove = scratch + 3 * width
     var values = scratch + 4 * width, belowValues = scratch + 5 * width

@@ -31,7 +31,8 @@ static PyObject *set_error_from_status(simloss_status status, const char *what) 
       type = PyExc_TypeError;
       break;
     case SIMLOSS_ERROR_OUT_OF_MEMORY:
-      return PyErr_NoMemory();
+      type = PyExc_MemoryError;
+      break;
     case SIMLOSS_ERROR_INTERNAL:
       type = PyExc_RuntimeError;
       break;

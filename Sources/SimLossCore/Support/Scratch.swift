@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-// Scratch memory for the SSIM kernels.
+// Scratch memory: every allocation whose size comes from the caller's
+// shapes (the kernels' rows and rings, per-worker blocks, `HeapArray`).
 //
 // Implementation goals, in order of priority: a failed or absurd allocation
 // becomes a thrown `.outOfMemory`, never a trap (`UnsafeMutablePointer
@@ -18,7 +19,7 @@ import Glibc
 /// a request is refused with `.outOfMemory` rather than handed to an
 /// overcommitting kernel that would kill the process when the pages are
 /// touched.
-let scratchByteLimit = 1 << 36
+@usableFromInline let scratchByteLimit = 1 << 36
 
 /// `count` zeroed elements from calloc, or nil. The caller frees them with
 /// `release()`.
@@ -65,6 +66,7 @@ struct Scratch<Element> {
 ///
 /// - Throws: `.outOfMemory` (naming `what`) when the scratch cannot be
 ///   allocated; then no block has run.
+@usableFromInline
 func forEachBlock(
   _ blockCount: Int, doubles: Int, ints: Int, what: String,
   _ body: (_ block: Int, _ scratch: UnsafeMutablePointer<Double>, _ slots: UnsafeMutablePointer<Int>) -> Void
@@ -90,6 +92,7 @@ func forEachBlock(
 
 /// The product of `factors` as an element count, or `.outOfMemory` when it
 /// overflows `Int` or exceeds `scratchByteLimit` for 8-byte elements.
+@usableFromInline
 func scratchCount(_ what: String, _ factors: Int...) throws -> Int {
   var total = 1
   for f in factors {
@@ -122,3 +125,53 @@ func scratchSum(_ what: String, _ counts: [Int]) throws -> Int {
 /// Rounds `n` up to a multiple of 8 (the SIMD width of the kernels).
 @inline(__always)
 func roundUp8(_ n: Int) -> Int { (n &+ 7) & ~7 }
+
+/// One block's scratch cut into typed arrays, each on its own 64-byte line:
+/// `reserve` adds an array (checking the size), `bytes` is what to ask
+/// `BlockPlan.sampleSums` for, and a slice's `pointer(in:)` finds the array
+/// in the scratch the block is handed. Reserving before anything runs is
+/// what lets a size too large for memory become a thrown `.outOfMemory`.
+@usableFromInline
+struct ScratchLayout {
+  @usableFromInline let what: String
+  @usableFromInline private(set) var bytes = 0
+
+  @inlinable
+  init(_ what: String) { self.what = what }
+
+  /// Reserves `count` elements of E.
+  ///
+  /// - Throws: `.outOfMemory` when the total passes `scratchByteLimit`.
+  @inlinable
+  mutating func reserve<E>(_: E.Type, _ count: Int) throws -> ScratchSlice<E> {
+    let offset = bytes
+    // Lines of 64 bytes, with room for the line that rounds up.
+    let lines = max(0, count) / 64 &* MemoryLayout<E>.stride &+ MemoryLayout<E>.stride
+    guard lines <= (scratchByteLimit &- offset) / 64 else {
+      throw SimLossError(
+        .outOfMemory,
+        "\(what): scratch of \(count) elements of \(MemoryLayout<E>.stride) bytes "
+          + "exceeds the \(scratchByteLimit >> 30) GiB limit of one allocation")
+    }
+    bytes = offset &+ (max(0, count) &* MemoryLayout<E>.stride &+ 63) & ~63
+    return ScratchSlice(offset: offset, count: count)
+  }
+}
+
+/// An array of a `ScratchLayout`.
+@usableFromInline
+struct ScratchSlice<E> {
+  @usableFromInline let offset: Int
+  @usableFromInline let count: Int
+
+  @inlinable
+  init(offset: Int, count: Int) {
+    self.offset = offset
+    self.count = count
+  }
+
+  @inlinable @inline(__always)
+  func pointer(in scratch: UnsafeMutableRawPointer) -> UnsafeMutablePointer<E> {
+    (scratch + offset).bindMemory(to: E.self, capacity: count)
+  }
+}

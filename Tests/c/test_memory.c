@@ -1,0 +1,112 @@
+/* Views far larger than the memory behind them: a broadcast dimension
+ * (stride 0) of 2^36 elements, or a broadcast row of 2^39. Each entry point
+ * must return SIMLOSS_ERROR_OUT_OF_MEMORY, naming the argument, for the
+ * per-sample values or the per-row scratch such a view would need, without
+ * touching the data; never abort the process. (Until 0.1's fix, l1 and
+ * ssim on the first shape died with "failed to allocate 549755813920
+ * bytes": the per-sample sums were Swift arrays, which trap.) */
+#include "check.h"
+
+#define BIG ((int64_t)1 << 36)
+#define WIDE ((int64_t)1 << 39)
+
+static double D[4] = {0.25, 0.5, 0.75, 1.0};
+static float F[4] = {0.25f, -1.0f, 2.0f, 0.5f};
+static int64_t L[1] = {0};
+
+/* A view of `rank` dimensions, every stride 0, over one element of data. */
+static simloss_tensor broadcast(void *data, int32_t dtype, int32_t rank, const int64_t *shape) {
+  simloss_tensor t;
+  memset(&t, 0, sizeof t);
+  t.data = data;
+  t.len = 1;
+  t.dtype = dtype;
+  t.rank = rank;
+  for (int32_t d = 0; d < rank; d++) t.shape[d] = shape[d];
+  return t;
+}
+
+static double values[1];
+
+/* The call must fail with OUT_OF_MEMORY, its message naming `fragment`,
+ * and leave the value alone. */
+#define CHECK_NO_MEMORY(call, fragment)                  \
+  do {                                                   \
+    values[0] = -7;                                      \
+    CHECK_STATUS(call, SIMLOSS_ERROR_OUT_OF_MEMORY);     \
+    CHECK_MESSAGE(fragment);                             \
+    CHECK(values[0] == -7);                              \
+  } while (0)
+
+static void test_pointwise_per_sample_sums(void) {
+  const int64_t shape[4] = {BIG, 1, 1, 1};
+  simloss_tensor p = broadcast(D, SIMLOSS_FLOAT64, 4, shape), t = broadcast(D + 1, SIMLOSS_FLOAT64, 4, shape);
+  CHECK_NO_MEMORY(simloss_l1(&p, &t, NULL, NULL, values, 1, NULL), "pred: one sum per sample");
+  CHECK_NO_MEMORY(simloss_mse(&p, &t, NULL, NULL, values, 1, NULL), "pred: one sum per sample");
+  CHECK_NO_MEMORY(simloss_psnr(&p, &t, NULL, values, 1, NULL), "pred: one sum per sample");
+  simloss_tensor w = broadcast(D + 2, SIMLOSS_FLOAT64, 4, shape);
+  CHECK_NO_MEMORY(simloss_l1(&p, &t, &w, NULL, values, 1, NULL), "weight: one sum per sample");
+}
+
+static void test_tv_per_sample_sums_and_row_scratch(void) {
+  const int64_t tall[4] = {BIG, 1, 1, 1}, wide[4] = {1, 1, 1, WIDE};
+  simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 4, tall);
+  CHECK_NO_MEMORY(simloss_tv(&x, NULL, values, 1, NULL), "x: one sum per sample");
+  x = broadcast(F, SIMLOSS_FLOAT32, 4, wide);
+  CHECK_NO_MEMORY(simloss_tv(&x, NULL, values, 1, NULL), "x: scratch");
+}
+
+static void test_cross_entropy_positions_and_classes(void) {
+  const int64_t positions[2] = {BIG, 2}, labels[1] = {BIG};
+  simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 2, positions);
+  simloss_tensor y = broadcast(L, SIMLOSS_INT64, 1, labels);
+  CHECK_NO_MEMORY(simloss_cross_entropy(&x, &y, NULL, NULL, values, 1, NULL, NULL), "target: one sum per sample");
+  simloss_tensor q = broadcast(F, SIMLOSS_FLOAT32, 2, positions);
+  CHECK_NO_MEMORY(simloss_cross_entropy_soft(&x, &q, NULL, NULL, values, 1, NULL, NULL), "logits: one sum per sample");
+  CHECK_NO_MEMORY(simloss_cross_entropy_probs(&q, &q, NULL, values, 1, NULL), "one sum per sample");
+
+  const int64_t classes[2] = {1, WIDE}, one[1] = {1};
+  x = broadcast(F, SIMLOSS_FLOAT32, 2, classes);
+  y = broadcast(L, SIMLOSS_INT64, 1, one);
+  CHECK_NO_MEMORY(simloss_cross_entropy(&x, &y, NULL, NULL, values, 1, NULL, NULL), "class weights");
+}
+
+static void test_binary_samples_and_rows(void) {
+  const int64_t tall[2] = {BIG, 1}, wide[2] = {1, WIDE};
+  simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 2, tall), y = broadcast(F, SIMLOSS_FLOAT32, 2, tall);
+  CHECK_NO_MEMORY(simloss_bce_with_logits(&x, &y, NULL, NULL, NULL, values, 1, NULL), "one sum per sample");
+  CHECK_NO_MEMORY(simloss_sigmoid_focal(&x, &y, NULL, values, 1, NULL), "one sum per sample");
+  CHECK_NO_MEMORY(simloss_bce(&x, &y, NULL, NULL, values, 1, NULL), "one sum per sample");
+  x = broadcast(F, SIMLOSS_FLOAT32, 2, wide);
+  y = broadcast(F, SIMLOSS_FLOAT32, 2, wide);
+  CHECK_NO_MEMORY(simloss_bce_with_logits(&x, &y, NULL, NULL, NULL, values, 1, NULL), "logits: scratch");
+}
+
+static void test_ssim_planes(void) {
+  const int64_t shape[4] = {BIG, 1, 1, 1}, volume[5] = {BIG, 1, 1, 1, 1};
+  simloss_tensor x = broadcast(D, SIMLOSS_FLOAT64, 4, shape), y = broadcast(D + 1, SIMLOSS_FLOAT64, 4, shape);
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.window_size = 1;
+  CHECK_NO_MEMORY(simloss_ssim(&x, &y, &o, values, 1, NULL, NULL, NULL, NULL, 0), "SSIM");
+  simloss_ms_ssim_options m;
+  simloss_ms_ssim_options_init(&m);
+  static const double one_weight[1] = {1.0};
+  m.levels = 1;
+  m.weights = one_weight;
+  CHECK_NO_MEMORY(simloss_ms_ssim(&x, &y, &o, &m, values, 1, NULL), "MS-SSIM");
+  x = broadcast(D, SIMLOSS_FLOAT64, 5, volume);
+  y = broadcast(D + 1, SIMLOSS_FLOAT64, 5, volume);
+  CHECK_NO_MEMORY(simloss_ssim3d(&x, &y, &o, values, 1, NULL, NULL, NULL, 0), "SSIM3D");
+}
+
+int main(void) {
+  static const test_case tests[] = {
+    TEST(test_pointwise_per_sample_sums),
+    TEST(test_tv_per_sample_sums_and_row_scratch),
+    TEST(test_cross_entropy_positions_and_classes),
+    TEST(test_binary_samples_and_rows),
+    TEST(test_ssim_planes),
+  };
+  return RUN_TESTS(tests);
+}
