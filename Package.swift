@@ -64,15 +64,16 @@ let package = Package(
     // MARK: - Public API
     .target(
       name: "SimLossCore",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics"), "CPrefetch"],
+      dependencies: [.product(name: "RealModule", package: "swift-numerics"), "CCacheControl"],
       swiftSettings: kernelFlags
     ),
 
     // MARK: - Implementation details
-    // One static inline C function, the compiler's prefetch hint, which
-    // Swift has no intrinsic for: SSIM prefetches the input rows it will
-    // read next (Sources/CPrefetch/prefetch.h). No C types reach the core.
-    .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
+    // Static inline C functions for what Swift has no intrinsic for: the
+    // prefetch hint (SSIM prefetches the input rows it will read next) and
+    // non-temporal stores (cross-entropy streams its gradient)
+    // (Sources/CCacheControl/cache_control.h). No C types reach the core.
+    .systemLibrary(name: "CCacheControl", path: "Sources/CCacheControl"),
     // The hand-written header, imported into Swift so that every @c
     // @implementation is checked against it by the compiler.
     .systemLibrary(name: "CSimLoss", path: "include"),
