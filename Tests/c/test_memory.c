@@ -5,6 +5,10 @@
  * touching the data; never abort the process. (Until 0.1's fix, l1 and
  * ssim on the first shape died with "failed to allocate 549755813920
  * bytes": the per-sample sums were Swift arrays, which trap.) */
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "check.h"
 
 #define BIG ((int64_t)1 << 36)
@@ -69,6 +73,11 @@ static void test_cross_entropy_positions_and_classes(void) {
   x = broadcast(F, SIMLOSS_FLOAT32, 2, classes);
   y = broadcast(L, SIMLOSS_INT64, 1, one);
   CHECK_NO_MEMORY(simloss_cross_entropy(&x, &y, NULL, NULL, values, 1, NULL, NULL), "class weights");
+  /* With a broadcast weight too: refused before 2^39 weights are read
+     (which took hours). */
+  const int64_t weights[1] = {WIDE};
+  simloss_tensor w = broadcast(F, SIMLOSS_FLOAT32, 1, weights);
+  CHECK_NO_MEMORY(simloss_cross_entropy(&x, &y, &w, NULL, values, 1, NULL, NULL), "class weights");
 }
 
 static void test_binary_samples_and_rows(void) {
@@ -100,6 +109,39 @@ static void test_ssim_planes(void) {
   CHECK_NO_MEMORY(simloss_ssim3d(&x, &y, &o, values, 1, NULL, NULL, NULL, 0), "SSIM3D");
 }
 
+/* Under a 4 GiB address-space limit, in a child process: MATLAB
+ * downsampling of a broadcast row of 2^31 columns needs a 16 GiB column
+ * table, whose allocation fails. (It was a Swift array: the child died
+ * with "failed to allocate 17179869216 bytes".) Not under AddressSanitizer,
+ * whose allocator aborts on a failed allocation. */
+static void test_downsampling_table_under_a_memory_limit(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  printf("  skipped under AddressSanitizer\n");
+#else
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct rlimit limit = {(rlim_t)4 << 30, (rlim_t)4 << 30};
+    if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(3);
+    const int64_t shape[4] = {1, 1, 384, (int64_t)1 << 31};
+    simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 4, shape);
+    simloss_ssim_options o;
+    simloss_ssim_options_init(&o);
+    o.matlab_downsample = 1;
+    simloss_status s = simloss_ssim(&x, &x, &o, values, 1, NULL, NULL, NULL, NULL, 0);
+    if (s != SIMLOSS_ERROR_OUT_OF_MEMORY || !strstr(simloss_last_error(), "SSIM downsampling")) {
+      fprintf(stderr, "  child: %s: %s\n", simloss_status_string(s), simloss_last_error());
+      _exit(1);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    FAIL("child %s %d", WIFEXITED(status) ? "exited with" : "died of signal",
+         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+#endif
+}
+
 int main(void) {
   static const test_case tests[] = {
     TEST(test_pointwise_per_sample_sums),
@@ -107,6 +149,7 @@ int main(void) {
     TEST(test_cross_entropy_positions_and_classes),
     TEST(test_binary_samples_and_rows),
     TEST(test_ssim_planes),
+    TEST(test_downsampling_table_under_a_memory_limit),
   };
   return RUN_TESTS(tests);
 }

@@ -159,6 +159,32 @@ static void test_ssim_bad_input(void) {
  * it); a W of 1 with a W stride of 2^60 once reached a Swift trap (the
  * process killed) in the row prefetch. The same values and gradient as the
  * dense view, for the inputs, the gradient and the map. */
+/* simloss_ssim_map_shape is arithmetic on the caller's numbers, which no
+ * tensor bounds: sides near INT64_MAX must not overflow (they trapped in
+ * (H + f - 1) / f and in the factor's (min(H, W) + 128) / 256). */
+static void test_map_shape_of_huge_sides(void) {
+  const int64_t m = INT64_MAX;
+  int64_t shape[4];
+  int64_t tall[4] = {1, 1, m, 16};
+  CHECK_OK(simloss_ssim_map_shape(tall, NULL, shape));
+  CHECK(shape[2] == m - 10 && shape[3] == 6);
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.border = SIMLOSS_SSIM_REFLECT;
+  int64_t all[4] = {m, m, m, m};
+  CHECK_OK(simloss_ssim_map_shape(all, &o, shape));
+  CHECK(shape[0] == m && shape[1] == m && shape[2] == m && shape[3] == m);
+  simloss_ssim_options_init(&o);
+  o.matlab_downsample = 1;
+  int64_t square[4] = {1, 1, m - 100, m - 100};
+  CHECK_OK(simloss_ssim_map_shape(square, &o, shape));
+  /* f = round((2^63 - 101) / 256) = 2^55; ceil((2^63 - 101) / 2^55) = 256. */
+  CHECK(shape[2] == 256 - 10 && shape[3] == 256 - 10);
+  int64_t wide[4] = {1, 1, 512, m};
+  CHECK_OK(simloss_ssim_map_shape(wide, &o, shape));
+  CHECK(shape[2] == 256 - 10 && shape[3] == m / 2 + 1 - 10);
+}
+
 static void test_ssim_width_one_any_stride(void) {
   enum { ROWS = 16 };
   static double x[ROWS], y[ROWS], g[ROWS], dense_g[ROWS], map[ROWS];
@@ -196,6 +222,7 @@ int main(void) {
     TEST(test_ms_ssim_minimum_side),
     TEST(test_ssim_bad_input),
     TEST(test_ssim_width_one_any_stride),
+    TEST(test_map_shape_of_huge_sides),
   };
   return RUN_TESTS(tests);
 }

@@ -165,17 +165,23 @@ struct ClassWeights {
         throw SimLossError(
           .shapeMismatch, "\(weight.name): shape \(describe(shape: weight.shape)) is not (\(classes),), one weight per class")
       }
-      for c in 0..<classes where !weight.origin[c * weight.strides[0]].isFinite {
-        throw SimLossError(.invalidValue, "\(weight.name): weight of class \(c) is \(weight.origin[c * weight.strides[0]])")
-      }
     }
+    // Allocated before the weights are read: a broadcast class dimension
+    // larger than memory is refused at once, not after reading 2^40 weights.
     storage = try HeapArray(zeroed: classes, what: "class weights")
     values = storage.base
     var sum = 0.0
     for c in 0..<classes {
-      let w = weight.map { $0.origin[c * $0.strides[0]].asDouble } ?? 1
-      values[c] = w
-      sum += w
+      if let weight {
+        let w = weight.origin[c * weight.strides[0]]
+        guard w.isFinite else {
+          throw SimLossError(.invalidValue, "\(weight.name): weight of class \(c) is \(w)")
+        }
+        values[c] = w.asDouble
+      } else {
+        values[c] = 1
+      }
+      sum += values[c]
     }
     given = weight != nil
     total = sum

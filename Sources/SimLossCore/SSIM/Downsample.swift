@@ -40,7 +40,16 @@ func symmetricIndex(_ i: Int, _ n: Int) -> Int {
 
 /// f = max(1, round(min(H, W) / 256)) with MATLAB's round: floor((m + 128) / 256).
 func matlabDownsampleFactor(height: Int, width: Int) -> Int {
-  max(1, (min(height, width) + 128) / 256)
+  // (m + 128) / 256, which overflows for m near Int.max (a shape given to
+  // simloss_ssim_map_shape, not a tensor's).
+  let m = min(height, width)
+  return max(1, m / 256 + (m % 256 >= 128 ? 1 : 0))
+}
+
+/// ceil(n / f) for n >= 0 and f >= 1, without the overflow of
+/// (n + f - 1) / f near Int.max.
+func ceilingDivision(_ n: Int, _ f: Int) -> Int {
+  n / f + (n % f == 0 ? 0 : 1)
 }
 
 /// The ssim.m downsampling of an H x W plane by f, and its transpose.
@@ -51,19 +60,22 @@ struct MatlabDownsample {
   let height: Int, width: Int
   let outHeight: Int, outWidth: Int
   /// sources[j * f + u] = sym(j f - c + u, W): the columns of output column j.
-  let sources: [Int]
+  let sources: HeapArray<Int>
 
-  init(height: Int, width: Int, f: Int) {
+  /// - Throws: `.outOfMemory` when the column table (one Int per input
+  ///   column, rounded up to a multiple of f) cannot be allocated: a
+  ///   broadcast row may be longer than memory.
+  init(height: Int, width: Int, f: Int) throws {
     self.f = f
     self.shift = (f - 1) / 2
     self.height = height
     self.width = width
-    self.outHeight = (height + f - 1) / f
-    self.outWidth = (width + f - 1) / f
-    var sources = [Int]()
-    sources.reserveCapacity(outWidth * f)
+    self.outHeight = ceilingDivision(height, f)
+    self.outWidth = ceilingDivision(width, f)
+    let sources = try HeapArray<Int>(
+      zeroed: try scratchCount("SSIM downsampling", outWidth, f), what: "SSIM downsampling: column table")
     for j in 0..<outWidth {
-      for u in 0..<f { sources.append(symmetricIndex(j * f - (f - 1) / 2 + u, width)) }
+      for u in 0..<f { sources[j * f + u] = symmetricIndex(j * f - (f - 1) / 2 + u, width) }
     }
     self.sources = sources
   }
@@ -85,12 +97,11 @@ struct MatlabDownsample {
       for w in 0..<width { sum[w] += rowBuffer[w] }
     }
     let scale = Double(f * f)
-    sources.withUnsafeBufferPointer { src in
-      for j in 0..<outWidth {
-        var s = sum[src[j &* f]]
-        for u in 1..<max(1, f) { s += sum[src[j &* f &+ u]] }
-        out[j] = s / scale
-      }
+    let src = sources.base
+    for j in 0..<outWidth {
+      var s = sum[src[j &* f]]
+      for u in 1..<max(1, f) { s += sum[src[j &* f &+ u]] }
+      out[j] = s / scale
     }
   }
 
@@ -102,18 +113,17 @@ struct MatlabDownsample {
   ) {
     gin.update(repeating: 0, count: height * width)
     let inverse = 1 / Double(f * f)
-    sources.withUnsafeBufferPointer { src in
-      for i in 0..<outHeight {
-        rowBuffer.update(repeating: 0, count: width)
-        let g = gd + i * outWidth
-        for j in 0..<outWidth {
-          let v = g[j] * inverse
-          for u in 0..<f { rowBuffer[src[j &* f &+ u]] += v }
-        }
-        for t in 0..<f {
-          let target = gin + sourceRow(i, t) * width
-          for w in 0..<width { target[w] += rowBuffer[w] }
-        }
+    let src = sources.base
+    for i in 0..<outHeight {
+      rowBuffer.update(repeating: 0, count: width)
+      let g = gd + i * outWidth
+      for j in 0..<outWidth {
+        let v = g[j] * inverse
+        for u in 0..<f { rowBuffer[src[j &* f &+ u]] += v }
+      }
+      for t in 0..<f {
+        let target = gin + sourceRow(i, t) * width
+        for w in 0..<width { target[w] += rowBuffer[w] }
       }
     }
   }

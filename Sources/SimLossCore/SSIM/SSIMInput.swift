@@ -42,7 +42,7 @@ struct SSIMInput<T: SimLossFloat> {
     planesPerImage = options.luma ? 1 : channels
     let f = options.matlabDownsample ? matlabDownsampleFactor(height: height, width: width) : 1
     if f > 1 {
-      let d = MatlabDownsample(height: height, width: width, f: f)
+      let d = try MatlabDownsample(height: height, width: width, f: f)
       downsample = d
       planeHeight = d.outHeight
       planeWidth = d.outWidth

@@ -12,7 +12,7 @@ public func ssimMapShape(_ shape: [Int], options: SSIMOptions) throws -> [Int] {
     throw SimLossError(.rank, "x: expected a (N, C, H, W) shape of positive sizes, got \(describe(shape: shape))")
   }
   let f = options.matlabDownsample ? matlabDownsampleFactor(height: shape[2], width: shape[3]) : 1
-  let h = (shape[2] + f - 1) / f, w = (shape[3] + f - 1) / f
+  let h = ceilingDivision(shape[2], f), w = ceilingDivision(shape[3], f)
   let win = options.windowSize
   if options.border == .valid && (h < win || w < win) {
     throw SimLossError(
