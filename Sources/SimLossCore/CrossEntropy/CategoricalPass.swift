@@ -423,8 +423,10 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       let t0 = soft.map { rowOrigin($0, r) }
       let xNext = r &+ 1 < rows.upperBound ? rowOrigin(x, r &+ 1) : x0
       rowTargets(sample: sample, row: r, into: targets)
+      // (A separate loop: as a masked store in the loop below, it made
+      // each load of targets[i] wait for the store: 6% of the pass.)
+      if soft != nil { for i in 0..<n { targets[i] = 0 } }
       for i in 0..<n {
-        if soft != nil { targets[i] = 0 }
         counts[i] = targets[i] >= 0 ? 1 : 0
         nextMaxima[i] = xNext[S.offset(i, xs)]
         sum[i] = 0
