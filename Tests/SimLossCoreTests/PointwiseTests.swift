@@ -655,12 +655,13 @@ let pointwiseShapes: [[Int]] = [[5], [3, 7], [2, 3, 4, 5], [2, 1, 3, 1, 4], [1, 
     }
   }
 
-  /// A broadcast view of 2^36 samples needs 512 GiB of per-sample sums:
+  /// A broadcast view of 2^36 samples (of two elements: one element per
+  /// sample is summed as one sample) needs 512 GiB of per-sample sums:
   /// a thrown `.outOfMemory`, not the trap of a Swift array.
   @Test func test_view_larger_than_memory_throws() throws {
     var one: [Float] = [0.5]
     try one.withUnsafeMutableBufferPointer { b in
-      let big = try TensorView(name: "pred", buffer: b, shape: [1 << 36, 1], strides: [0, 0])
+      let big = try TensorView(name: "pred", buffer: b, shape: [1 << 36, 2], strides: [0, 0])
       expectError(.outOfMemory, "pred: one sum per sample: cannot allocate 68719476736 values of 8 bytes") {
         _ = try l1Loss(pred: big, target: big)
       }

@@ -155,10 +155,6 @@ static void test_ssim_bad_input(void) {
   CHECK_STATUS(simloss_ssim(&tx, NULL, NULL, &v, 1, NULL, NULL, NULL, NULL, 0), SIMLOSS_ERROR_NULL_POINTER);
 }
 
-/* A dimension of one element may carry any stride (nothing multiplies
- * it); a W of 1 with a W stride of 2^60 once reached a Swift trap (the
- * process killed) in the row prefetch. The same values and gradient as the
- * dense view, for the inputs, the gradient and the map. */
 /* simloss_ssim_map_shape is arithmetic on the caller's numbers, which no
  * tensor bounds: sides near INT64_MAX must not overflow (they trapped in
  * (H + f - 1) / f and in the factor's (min(H, W) + 128) / 256). */
@@ -185,6 +181,10 @@ static void test_map_shape_of_huge_sides(void) {
   CHECK(shape[2] == 256 - 10 && shape[3] == m / 2 + 1 - 10);
 }
 
+/* A dimension of one element may carry any stride (nothing multiplies
+ * it); a W of 1 with a W stride of 2^60 once reached a Swift trap (the
+ * process killed) in the row prefetch. The same values and gradient as the
+ * dense view, for the inputs, the gradient and the map. */
 static void test_ssim_width_one_any_stride(void) {
   enum { ROWS = 16 };
   static double x[ROWS], y[ROWS], g[ROWS], dense_g[ROWS], map[ROWS];

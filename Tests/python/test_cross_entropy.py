@@ -270,3 +270,35 @@ def test_cross_entropy_large_segmentation(shape, view, dtype, weighted, smoothin
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-10 if dtype == np.float64 else 1e-4,
                                atol=1e-16 if dtype == np.float64 else 1e-9)
     assert np.all(grad[np.broadcast_to((y == -100)[:, None], grad.shape)] == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_streamed_gradient_equals_the_strided_kernel(dtype, smoothing):
+    # A dense gradient of at least 4 MiB is streamed (non-temporal stores,
+    # exponentials in scratch); a gradient view with a W stride of 2, or one
+    # whose buffer starts off a 64-byte line, takes the other paths. All are
+    # the same computation per element, so the gradients are bitwise equal;
+    # the values are summed over rows of other lengths (tiles of 2048
+    # positions against image rows of 128), so equal to rounding.
+    # (4, 21, 128, 128) float32 and (8, 8, 128, 128) float64: 5.5 and 8 MiB
+    # of gradient, 168 and 128 KiB of exponentials per row of 2048.
+    n, c = (4, 21) if dtype == np.float32 else (8, 8)
+    rng = np.random.RandomState(21)
+    x = (rng.randn(n, c, 128, 128) * 3).astype(dtype)
+    t = rng.randint(0, c, size=(n, 128, 128)).astype(np.int64)
+    t[:, ::7, ::3] = -100
+    w = (rng.rand(c) + 0.5).astype(dtype)
+    kwargs = dict(weight=w, label_smoothing=smoothing, grad=True)
+    dense = np.empty_like(x)
+    v_dense, _ = simloss.cross_entropy(x, t, out=dense, **kwargs)
+    wide = np.empty(x.shape[:3] + (256,), dtype)
+    v_wide, _ = simloss.cross_entropy(x, t, out=wide[..., ::2], **kwargs)
+    shifted = np.empty(x.size + 3, dtype)[3:].reshape(x.shape)
+    v_shifted, _ = simloss.cross_entropy(x, t, out=shifted, **kwargs)
+    assert v_dense == v_shifted
+    np.testing.assert_allclose(v_wide, v_dense, rtol=1e-14)
+    np.testing.assert_array_equal(dense, wide[..., ::2])
+    np.testing.assert_array_equal(dense, shifted)
+    expected = ref.cross_entropy(x, t, weight=w, label_smoothing=smoothing)
+    np.testing.assert_allclose(v_dense, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)

@@ -47,6 +47,48 @@ def test_pointwise_gradient_matches_central_differences(kind, reduction):
     np.testing.assert_allclose(grad.reshape(-1)[list(idx)], numeric, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("kind", ["l1", "mse"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("layout", ["flat", "column", "reversed"])
+def test_one_element_per_sample(kind, reduction, layout):
+    # Rank 1 and (N, 1): with a reduction over samples the elements are read
+    # in rows of 1024, the last one partial (N = 3 * 1024 + 77); for "none",
+    # one row per sample. Weights with zeros and a broadcast scalar weight;
+    # the gradient against its closed form.
+    n = 3 * 1024 + 77
+    x, y = pair((n,), np.float64, 11)
+    w = np.random.RandomState(12).rand(n)
+    w[::5] = 0
+    if layout == "column":
+        x, y, w = x[:, None], y[:, None], w[:, None]
+    elif layout == "reversed":
+        x, y, w = x[::-1], y[::-1], w[::-1]
+    d = x - y
+    f, df = (np.abs(d), np.sign(d)) if kind == "l1" else (d * d, 2 * d)
+    fn = getattr(simloss, kind)
+    for weight in (None, w, np.full((1,) * x.ndim, 0.5)):
+        ww = np.ones_like(x) if weight is None else np.broadcast_to(weight, x.shape)
+        value, grad = fn(x, y, mask=weight, reduction=reduction, grad=True)
+        if reduction == "none":
+            expected = np.where(ww > 0, ww * f / np.where(ww > 0, ww, 1), 0).reshape(-1)
+            expected_grad = np.where(ww > 0, df, 0)
+        elif reduction == "sum":
+            expected, expected_grad = (ww * f).sum(), ww * df
+        else:
+            expected, expected_grad = (ww * f).sum() / ww.sum(), ww * df / ww.sum()
+        np.testing.assert_allclose(value, expected, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(grad, expected_grad, rtol=1e-13, atol=1e-15)
+
+
+def test_flat_float32_large():
+    # 2^20 + 3 float32 elements, flat, against float64: rows of 1024 summed
+    # in laneSum order, then in row order.
+    x, y = pair((2**20 + 3,), np.float32, 13)
+    d = x.astype(np.float64) - y
+    np.testing.assert_allclose(simloss.l1(x, y), np.abs(d).mean(), rtol=1e-12)
+    np.testing.assert_allclose(simloss.mse(x, y, reduction="sum"), (d * d).sum(), rtol=1e-12)
+
+
 def test_l1_gradient_at_zero_difference_is_zero():
     x = np.array([[1.0, 2.0, 3.0]])
     _, g = simloss.l1(x, x.copy(), grad=True)

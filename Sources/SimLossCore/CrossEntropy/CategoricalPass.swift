@@ -171,10 +171,15 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     } else {
       // With class-index targets and a gradient, a row's exponentials stay
       // in scratch and its gradient is streamed (`streamGradient`), when
-      // they fit in L2 with room to spare (21 classes x 2048 positions of
-      // float32: 168 KiB).
+      // the rows are dense (the streamed stores are whole 64-byte lines),
+      // the exponentials fit in L2 (up to 256 KiB; 21 classes x 2048
+      // positions of float32: 168 KiB), and the gradient is larger than the
+      // caches would keep anyway (4 MiB): a small gradient the caller reads
+      // next is better left in cache (8-10% slower streamed, (2, 21, 32, 32)).
       let (expCount, overflow) = classes.multipliedReportingOverflow(by: n)
-      let streams = gradient != nil && soft == nil && !overflow && expCount <= (1 << 19) / MemoryLayout<T>.stride
+      let dense = geometry.rowStride(x.strides) == 1 && gradient.map { geometry.rowStride($0.strides) == 1 } == true
+      let streams = dense && soft == nil && !overflow && expCount <= (1 << 18) / MemoryLayout<T>.stride
+        && positions * classes >= (4 << 20) / MemoryLayout<T>.stride
       let scratch = PositionScratch(
         doubles: try layout.reserve(Double.self, 3 * n), buffers: try layout.reserve(T.self, 5 * n),
         targets: try layout.reserve(Int.self, n), targetShare: try layout.reserve(T.self, classes),
@@ -557,10 +562,11 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   ///   g_c = factor e_c [- scale uniform w_c] [- scale (1 - eps) w_c at the
   ///   target's class], 0 at an ignored position,
   /// the operations of the in-place sweep in its order, so the results are
-  /// bitwise the same. Each class's row is computed into an L1 row, in a loop
-  /// the compiler vectorises, then streamed (`streamRow`): the gradient is
-  /// written once and never read, where the in-place sweep's first store to
-  /// each line read it from memory. (-6% on (8, 21, 128, 128), one thread.)
+  /// bitwise the same. Each class's row is computed into a row of scratch
+  /// (8 KiB for rows of 2048 float32), in a loop the compiler vectorises,
+  /// then streamed (`streamRow`): the gradient is written once and never
+  /// read, where the in-place sweep's first store to each line read it from
+  /// memory. (-6% on (8, 21, 128, 128), one thread.)
   @inlinable
   func streamGradient(
     into g0: UnsafeMutablePointer<T>, n: Int, exponentials ex: UnsafeMutablePointer<T>,
@@ -571,7 +577,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     let eps = options.labelSmoothing, uniform = eps / Double(classes)
     let classOf = layout.classOf.pointer(in: raw), row = layout.row.pointer(in: raw)
     // Int32 targets (-1 where ignored), so that the comparison below runs
-    // at the width of float32 lanes; classes < 2^17 here.
+    // at the width of float32 lanes; classes <= 2^16 here.
     for i in 0..<n { classOf[i] = Int32(truncatingIfNeeded: targets[i]) }
     for c in 0..<classes {
       let e = ex + c &* n

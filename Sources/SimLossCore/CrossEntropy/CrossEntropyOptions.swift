@@ -42,8 +42,8 @@ public struct CrossEntropyOptions: Sendable {
 public struct CrossEntropyResult: Sendable {
   /// One value for `.mean` and `.sum`; one per position for `.none`.
   public var values: [Double] { Array(valuesBuffer) }
-  /// The same without a copy (see `LossValues`).
-  public let valuesBuffer: HeapArray<Double>
+  /// The same without a copy (for the C ABI; see `LossValues`).
+  @usableFromInline package let valuesBuffer: HeapArray<Double>
   /// What `.mean` divides by: the sum of the weights of the counted targets
   /// (class indices), or the number of positions (probability targets).
   /// Data-parallel training adds the `.sum` values and these denominators of
@@ -52,7 +52,7 @@ public struct CrossEntropyResult: Sendable {
   /// The number of positions whose target counted (not ignored).
   public var counted: Int
 
-  public init(values: HeapArray<Double>, denominator: Double, counted: Int) {
+  @inlinable package init(values: HeapArray<Double>, denominator: Double, counted: Int) {
     valuesBuffer = values
     self.denominator = denominator
     self.counted = counted

@@ -84,11 +84,14 @@ public func pointwiseLoss<T: SimLossFloat>(
     try gradient.requireNoOverlap(with: target)
     if let weight { try gradient.requireNoOverlap(with: weight) }
   }
-  let pass = PointwisePass(pred: pred, target: target, weight: weight, gradient: gradient)
+  let oneElementPerSample = pred.shape.dropFirst().allSatisfy { $0 == 1 }
+  let pass = PointwisePass(
+    pred: pred, target: target, weight: weight, gradient: gradient,
+    chunked: oneElementPerSample && reduction != .none)
 
   // Denominators: the weight of each sample (its element count without
   // weights); the gradient scale needs them before the main pass.
-  let perSample = Double(pass.geometry.rows * pass.geometry.rowLength)
+  let perSample = Double(pass.elementsPerSample)
   var sampleWeights: HeapArray<Double>? = nil
   var totalWeight = perSample * Double(pass.geometry.samples)
   if let weight {

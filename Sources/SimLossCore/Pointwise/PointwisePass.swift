@@ -33,15 +33,48 @@ struct PointwisePass<T: SimLossFloat> {
   @usableFromInline let gradient: TensorView<T>?
   @usableFromInline let geometry: RowGeometry
   @usableFromInline let plan: BlockPlan
+  /// Whether the elements are read as one sample cut into rows of `chunk`
+  /// (see `init`).
+  @usableFromInline let chunked: Bool
+  /// The elements of a sample.
+  @usableFromInline let elementsPerSample: Int
 
+  @usableFromInline static var chunk: Int { 1024 }
+
+  /// - Parameter chunked: read a tensor of one element per sample (rank 1,
+  ///   or every dimension after the first of extent 1) as a single sample
+  ///   in rows of `chunk` elements, as a reduction over all elements may:
+  ///   as one sample per row, each element was a call of the row kernel
+  ///   (l1 on 2^24 float32: 305 ms against 3.9 ms for (4096, 4096)).
   @inlinable
-  init(pred: TensorView<T>, target: TensorView<T>, weight: TensorView<T>?, gradient: TensorView<T>?) {
+  init(pred: TensorView<T>, target: TensorView<T>, weight: TensorView<T>?, gradient: TensorView<T>?, chunked: Bool = false) {
     self.pred = pred
     self.target = target
     self.weight = weight
     self.gradient = gradient
-    geometry = RowGeometry(shape: pred.shape)
+    self.chunked = chunked
+    if chunked {
+      let count = pred.shape[0]
+      geometry = RowGeometry(shape: [1, (count + Self.chunk - 1) / Self.chunk, Self.chunk])
+      elementsPerSample = count
+    } else {
+      geometry = RowGeometry(shape: pred.shape)
+      elementsPerSample = geometry.rows * geometry.rowLength
+    }
     plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength)
+  }
+
+  /// The strides the row geometry reads a view with.
+  @inlinable
+  func strides<E>(_ v: TensorView<E>) -> [Int] {
+    chunked ? [0, Self.chunk &* v.strides[0], v.strides[0]] : v.strides
+  }
+
+  /// The elements in row r (all but a chunked tensor's last row have
+  /// `geometry.rowLength`).
+  @inlinable @inline(__always)
+  func length(row r: Int) -> Int {
+    chunked ? Swift.min(Self.chunk, elementsPerSample &- r &* Self.chunk) : geometry.rowLength
   }
 
   /// The sum of the weights over the given rows of a sample; +infinity if
@@ -49,11 +82,11 @@ struct PointwisePass<T: SimLossFloat> {
   /// `throwBadWeight`).
   @inlinable
   func weightSum(_ w: TensorView<T>, sample: Int, rows: Range<Int>) -> Double {
-    let stride = geometry.rowStride(w.strides)
+    let ws = strides(w), stride = geometry.rowStride(ws)
     var total = 0.0
     for r in rows {
-      let p = w.origin + geometry.offset(strides: w.strides, sample: sample, row: r)
-      total += stride == 1 ? Self.weightRow(p, 1, geometry.rowLength) : Self.weightRow(p, stride, geometry.rowLength)
+      let p = w.origin + geometry.offset(strides: ws, sample: sample, row: r)
+      total += stride == 1 ? Self.weightRow(p, 1, length(row: r)) : Self.weightRow(p, stride, length(row: r))
     }
     return total
   }
@@ -89,19 +122,20 @@ struct PointwisePass<T: SimLossFloat> {
 
   @inlinable
   func lossSum<F: PointwiseTerm>(_: F.Type, sample: Int, rows: Range<Int>, scale: Double) -> Double {
-    let n = geometry.rowLength
-    let sp = geometry.rowStride(pred.strides), st = geometry.rowStride(target.strides)
-    let sw = weight.map { geometry.rowStride($0.strides) } ?? 0
-    let sg = gradient.map { geometry.rowStride($0.strides) } ?? 0
+    let pv = strides(pred), tv = strides(target), wv = weight.map(strides), gv = gradient.map(strides)
+    let sp = geometry.rowStride(pv), st = geometry.rowStride(tv)
+    let sw = wv.map { geometry.rowStride($0) } ?? 0
+    let sg = gv.map { geometry.rowStride($0) } ?? 0
     // Kernels are chosen once per call, not per element: dense rows get
     // literal unit strides so that the compiler vectorises them.
     let dense = sp == 1 && st == 1 && (weight == nil || sw == 1) && (gradient == nil || sg == 1)
     var total = 0.0
     for r in rows {
-      let p = pred.origin + geometry.offset(strides: pred.strides, sample: sample, row: r)
-      let t = target.origin + geometry.offset(strides: target.strides, sample: sample, row: r)
-      let w = weight.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) } ?? p
-      let g = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) } ?? p
+      let n = length(row: r)
+      let p = pred.origin + geometry.offset(strides: pv, sample: sample, row: r)
+      let t = target.origin + geometry.offset(strides: tv, sample: sample, row: r)
+      let w = weight.map { $0.origin + geometry.offset(strides: wv!, sample: sample, row: r) } ?? p
+      let g = gradient.map { $0.origin + geometry.offset(strides: gv!, sample: sample, row: r) } ?? p
       switch (weight != nil, gradient != nil, dense) {
       case (false, false, true): total += Self.row(F.self, Off.self, Off.self, UnitStep.self, p, sp, t, st, w, sw, g, sg, n, scale)
       case (false, false, false): total += Self.row(F.self, Off.self, Off.self, StridedStep.self, p, sp, t, st, w, sw, g, sg, n, scale)

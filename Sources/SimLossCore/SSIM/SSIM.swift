@@ -33,10 +33,10 @@ public struct SSIMResult: Sendable {
   /// empty when `ssim` was called with `contrastStructure: false`.
   public var cs: [Double] { Array(csBuffer) }
 
-  /// The same three without a copy (see `LossValues`).
-  public let valuesBuffer: HeapArray<Double>, perChannelBuffer: HeapArray<Double>, csBuffer: HeapArray<Double>
+  /// The same three without a copy (for the C ABI; see `LossValues`).
+  package let valuesBuffer: HeapArray<Double>, perChannelBuffer: HeapArray<Double>, csBuffer: HeapArray<Double>
 
-  public init(values: HeapArray<Double>, perChannel: HeapArray<Double>, cs: HeapArray<Double>) {
+  package init(values: HeapArray<Double>, perChannel: HeapArray<Double>, cs: HeapArray<Double>) {
     valuesBuffer = values
     perChannelBuffer = perChannel
     csBuffer = cs

@@ -61,24 +61,36 @@ struct BlockPlan {
     _ rowSum: (_ sample: Int, _ rows: Range<Int>, _ scratch: UnsafeMutableRawPointer) -> Double
   ) throws -> HeapArray<Double> {
     let sums = try HeapArray<Double>(zeroed: samples, what: "\(what): one sum per sample")
-    let doubles = scratchBytes / 8 + (scratchBytes % 8 == 0 ? 0 : 1)
-    if blocksPerSample > 0 {
-      let partials = try HeapArray<Double>(zeroed: blockCount, what: "\(what): one sum per block")
-      try forEachBlock(blockCount, doubles: doubles, ints: 0, what: what) { b, scratch, _ in
+    let partials = try HeapArray<Double>(zeroed: blocksPerSample > 0 ? blockCount : 0, what: "\(what): one sum per block")
+    func block(_ b: Int, _ scratch: UnsafeMutableRawPointer) {
+      if blocksPerSample > 0 {
         let sample = b / blocksPerSample
         let first = (b % blocksPerSample) * rowsPerBlock
-        partials[b] = rowSum(sample, first..<min(rows, first + rowsPerBlock), UnsafeMutableRawPointer(scratch))
+        partials[b] = rowSum(sample, first..<min(rows, first + rowsPerBlock), scratch)
+      } else {
+        for s in (b * samplesPerBlock)..<min(samples, (b + 1) * samplesPerBlock) {
+          sums[s] = rowSum(s, 0..<rows, scratch)
+        }
       }
+    }
+    if scratchBytes > 0 {
+      let doubles = scratchBytes / 8 + (scratchBytes % 8 == 0 ? 0 : 1)
+      try forEachBlock(blockCount, doubles: doubles, ints: 0, what: what) { b, scratch, _ in
+        block(b, UnsafeMutableRawPointer(scratch))
+      }
+    } else {
+      // No scratch asked for (most losses): no allocation either.
+      var unused = SIMD4<Float>()
+      withUnsafeMutableBytes(of: &unused) { unused in
+        let scratch = unused.baseAddress!
+        forEachBlock(blockCount) { b in block(b, scratch) }
+      }
+    }
+    if blocksPerSample > 0 {
       for s in 0..<samples {
         var total = 0.0
         for k in 0..<blocksPerSample { total += partials[s * blocksPerSample + k] }
         sums[s] = total
-      }
-    } else {
-      try forEachBlock(blockCount, doubles: doubles, ints: 0, what: what) { b, scratch, _ in
-        for s in (b * samplesPerBlock)..<min(samples, (b + 1) * samplesPerBlock) {
-          sums[s] = rowSum(s, 0..<rows, UnsafeMutableRawPointer(scratch))
-        }
       }
     }
     return sums

@@ -15,17 +15,19 @@ import Glibc
 /// Elements start as all-zero bits (0, false, or a struct of them), hence
 /// `BitwiseCopyable`. A class, so that results holding one are cheap to
 /// copy; it is written only while the call that made it runs, then read.
-public final class HeapArray<Element: BitwiseCopyable>: RandomAccessCollection, MutableCollection,
-  @unchecked Sendable
-{
-  public let count: Int
+/// Package-wide, not public: the public results hand Swift callers arrays
+/// (values, not a shared mutable buffer); the C ABI copies from it.
+@usableFromInline
+package final class HeapArray<Element: BitwiseCopyable>: RandomAccessCollection, @unchecked Sendable {
+  @usableFromInline package let count: Int
   @usableFromInline let base: UnsafeMutablePointer<Element>
 
   /// `count` zeroed elements.
   ///
   /// - Throws: `.outOfMemory`, naming `what`, when they cannot be
   ///   allocated or exceed `scratchByteLimit`.
-  public init(zeroed count: Int, what: @autoclosure () -> String) throws {
+  @usableFromInline
+  package init(zeroed count: Int, what: @autoclosure () -> String) throws {
     guard let scratch = Scratch<Element>.allocate(count) else {
       throw SimLossError(
         .outOfMemory,
@@ -37,13 +39,13 @@ public final class HeapArray<Element: BitwiseCopyable>: RandomAccessCollection, 
 
   deinit { free(base) }
 
-  public var startIndex: Int { 0 }
-  public var endIndex: Int { count }
+  @inlinable package var startIndex: Int { 0 }
+  @inlinable package var endIndex: Int { count }
 
   /// Unchecked beyond a debug assertion: indices are computed by the
   /// library from the shapes that sized the array, never taken from input.
   @inlinable
-  public subscript(i: Int) -> Element {
+  package subscript(i: Int) -> Element {
     get {
       assert(i >= 0 && i < count)
       return base[i]

@@ -17,17 +17,17 @@ public enum Reduction: Sendable {
 /// threw as `.outOfMemory` (one value per sample of a broadcast view can
 /// be more than memory); `values` copies them to an `Array`.
 public struct LossValues: Sendable {
-  /// The values, without a copy.
-  public let buffer: HeapArray<Double>
-  /// The values, copied to an `Array`.
+  /// The values, without a copy (for the C ABI).
+  @usableFromInline package let buffer: HeapArray<Double>
+  /// The values.
   public var values: [Double] { Array(buffer) }
 
-  public init(_ buffer: HeapArray<Double>) { self.buffer = buffer }
+  @inlinable package init(_ buffer: HeapArray<Double>) { self.buffer = buffer }
 
   /// One value (`.mean`, `.sum`).
   ///
   /// - Throws: `.outOfMemory` when even that cannot be allocated.
-  public init(one value: Double) throws {
+  @inlinable package init(one value: Double) throws {
     buffer = try HeapArray(zeroed: 1, what: "a loss value")
     buffer[0] = value
   }

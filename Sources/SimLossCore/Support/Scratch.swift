@@ -37,8 +37,9 @@ struct Scratch<Element> {
 
   /// `count` elements, not zeroed, 64-byte aligned, or nil (same limit).
   /// For scratch whose every element is written before it is read: the
-  /// per-block scratch of SSIM and MS-SSIM (megabytes for MS-SSIM), which
-  /// calloc zeroed on every call. The kernels' rows are whole multiples of
+  /// per-thread scratch of SSIM and MS-SSIM (megabytes for MS-SSIM), which
+  /// calloc zeroed on every call, and of `BlockPlan.sampleSums` (TV, BCE,
+  /// cross-entropy). The kernels' rows are whole multiples of
   /// 64 bytes apart, so with this alignment their four-lane loads and stores
   /// never straddle a cache line (malloc's 16-byte alignment splits up to
   /// half of them).
