@@ -212,14 +212,7 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
   @usableFromInline let gradient: TensorView<T>?
   @usableFromInline let geometry: RowGeometry
   @usableFromInline let plan: BlockPlan
-  /// A rank-1 tensor is cut into rows of `chunk` elements (the last one
-  /// shorter), so that it spreads over threads and vectorises; a rank-1
-  /// sample of one element each would do neither. 1024 elements keep a
-  /// row's logits and its prepared values (`row`) in L1 between the two
-  /// loops: 4096 ran 1.2x slower, 256 1.03x (BCE, 2^20 elements, one thread).
-  @usableFromInline let chunked: Bool
   @usableFromInline let count: Int
-  @usableFromInline static var chunk: Int { 1024 }
 
   @inlinable
   init(x: TensorView<T>, y: TensorView<T>, w: TensorView<T>?, q: TensorView<T>?, gradient: TensorView<T>?) throws {
@@ -238,23 +231,9 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
     self.y = y
     self.gradient = gradient
     count = x.count
-    chunked = x.rank == 1
-    geometry = chunked
-      ? RowGeometry(shape: [1, (count + Self.chunk - 1) / Self.chunk, Self.chunk])
-      : RowGeometry(shape: x.shape)
+    // A rank-1 tensor in rows (RowGeometry.init(chunking:)).
+    geometry = x.rank == 1 ? RowGeometry(chunking: count) : RowGeometry(shape: x.shape)
     plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength)
-  }
-
-  /// The strides the row geometry reads a view with.
-  @inlinable
-  func strides(_ v: TensorView<T>) -> [Int] {
-    chunked ? [0, Self.chunk &* v.strides[0], v.strides[0]] : v.strides
-  }
-
-  /// The elements in row r of sample s (all but a chunked tensor's last).
-  @inlinable
-  func length(sample s: Int, row r: Int) -> Int {
-    Swift.min(geometry.rowLength, count &- (s &* geometry.rows &+ r) &* geometry.rowLength)
   }
 
   /// Throws `.invalidValue` naming the first element outside [0, 1].
@@ -262,11 +241,11 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
   func requireUnitInterval(_ v: TensorView<T>) throws {
     let bad = try plan.sampleSums(v.name) { s, rows in
       var n = 0.0
-      let vs = strides(v)
+      let vs = geometry.strides(of: v)
       let stride = geometry.rowStride(vs)
       for r in rows {
         let p = v.origin + geometry.offset(strides: vs, sample: s, row: r)
-        for i in 0..<length(sample: s, row: r) where !(p[i &* stride] >= 0 && p[i &* stride] <= 1) { n += 1 }
+        for i in 0..<geometry.length(sample: s, row: r) where !(p[i &* stride] >= 0 && p[i &* stride] <= 1) { n += 1 }
       }
       return n
     }
@@ -288,15 +267,15 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
     let sums = try plan.sampleSums(x.name, scratchBytes: layout.bytes) { s, rows, scratch in
       let values = valuesRow.pointer(in: scratch)
       var total = 0.0
-      let xv = strides(x), yv = strides(y), wv = w.map { strides($0) }, qv = q.map { strides($0) }
-      let gv = gradient.map { strides($0) }
+      let xv = geometry.strides(of: x), yv = geometry.strides(of: y)
+      let wv = w.map(geometry.strides), qv = q.map(geometry.strides), gv = gradient.map(geometry.strides)
       let xs = geometry.rowStride(xv), ys = geometry.rowStride(yv)
       let ws = wv.map { geometry.rowStride($0) } ?? 0
       let qs = qv.map { geometry.rowStride($0) } ?? 0
       let gs = gv.map { geometry.rowStride($0) } ?? 0
       let dense = xs == 1 && ys == 1 && (gradient == nil || gs == 1)
       for r in rows {
-        let n = length(sample: s, row: r)
+        let n = geometry.length(sample: s, row: r)
         let xr = x.origin + geometry.offset(strides: xv, sample: s, row: r)
         let yr = y.origin + geometry.offset(strides: yv, sample: s, row: r)
         let wr = w.map { $0.origin + geometry.offset(strides: wv!, sample: s, row: r) }

@@ -33,48 +33,21 @@ struct PointwisePass<T: SimLossFloat> {
   @usableFromInline let gradient: TensorView<T>?
   @usableFromInline let geometry: RowGeometry
   @usableFromInline let plan: BlockPlan
-  /// Whether the elements are read as one sample cut into rows of `chunk`
-  /// (see `init`).
-  @usableFromInline let chunked: Bool
   /// The elements of a sample.
   @usableFromInline let elementsPerSample: Int
 
-  @usableFromInline static var chunk: Int { 1024 }
-
-  /// - Parameter chunked: read a tensor of one element per sample (rank 1,
-  ///   or every dimension after the first of extent 1) as a single sample
-  ///   in rows of `chunk` elements, as a reduction over all elements may:
-  ///   as one sample per row, each element was a call of the row kernel
-  ///   (l1 on 2^24 float32: 305 ms against 3.9 ms for (4096, 4096)).
+  /// - Parameter chunked: read a tensor of one element per sample as a
+  ///   single sample in rows (`RowGeometry.init(chunking:)`), as a
+  ///   reduction over all samples may.
   @inlinable
   init(pred: TensorView<T>, target: TensorView<T>, weight: TensorView<T>?, gradient: TensorView<T>?, chunked: Bool = false) {
     self.pred = pred
     self.target = target
     self.weight = weight
     self.gradient = gradient
-    self.chunked = chunked
-    if chunked {
-      let count = pred.shape[0]
-      geometry = RowGeometry(shape: [1, (count + Self.chunk - 1) / Self.chunk, Self.chunk])
-      elementsPerSample = count
-    } else {
-      geometry = RowGeometry(shape: pred.shape)
-      elementsPerSample = geometry.rows * geometry.rowLength
-    }
+    geometry = chunked ? RowGeometry(chunking: pred.shape[0]) : RowGeometry(shape: pred.shape)
+    elementsPerSample = chunked ? pred.shape[0] : geometry.rows * geometry.rowLength
     plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength)
-  }
-
-  /// The strides the row geometry reads a view with.
-  @inlinable
-  func strides<E>(_ v: TensorView<E>) -> [Int] {
-    chunked ? [0, Self.chunk &* v.strides[0], v.strides[0]] : v.strides
-  }
-
-  /// The elements in row r (all but a chunked tensor's last row have
-  /// `geometry.rowLength`).
-  @inlinable @inline(__always)
-  func length(row r: Int) -> Int {
-    chunked ? Swift.min(Self.chunk, elementsPerSample &- r &* Self.chunk) : geometry.rowLength
   }
 
   /// The sum of the weights over the given rows of a sample; +infinity if
@@ -82,11 +55,11 @@ struct PointwisePass<T: SimLossFloat> {
   /// `throwBadWeight`).
   @inlinable
   func weightSum(_ w: TensorView<T>, sample: Int, rows: Range<Int>) -> Double {
-    let ws = strides(w), stride = geometry.rowStride(ws)
+    let ws = geometry.strides(of: w), stride = geometry.rowStride(ws)
     var total = 0.0
     for r in rows {
       let p = w.origin + geometry.offset(strides: ws, sample: sample, row: r)
-      total += stride == 1 ? Self.weightRow(p, 1, length(row: r)) : Self.weightRow(p, stride, length(row: r))
+      total += stride == 1 ? Self.weightRow(p, 1, geometry.length(sample: sample, row: r)) : Self.weightRow(p, stride, geometry.length(sample: sample, row: r))
     }
     return total
   }
@@ -122,7 +95,8 @@ struct PointwisePass<T: SimLossFloat> {
 
   @inlinable
   func lossSum<F: PointwiseTerm>(_: F.Type, sample: Int, rows: Range<Int>, scale: Double) -> Double {
-    let pv = strides(pred), tv = strides(target), wv = weight.map(strides), gv = gradient.map(strides)
+    let pv = geometry.strides(of: pred), tv = geometry.strides(of: target)
+    let wv = weight.map(geometry.strides), gv = gradient.map(geometry.strides)
     let sp = geometry.rowStride(pv), st = geometry.rowStride(tv)
     let sw = wv.map { geometry.rowStride($0) } ?? 0
     let sg = gv.map { geometry.rowStride($0) } ?? 0
@@ -131,7 +105,7 @@ struct PointwisePass<T: SimLossFloat> {
     let dense = sp == 1 && st == 1 && (weight == nil || sw == 1) && (gradient == nil || sg == 1)
     var total = 0.0
     for r in rows {
-      let n = length(row: r)
+      let n = geometry.length(sample: sample, row: r)
       let p = pred.origin + geometry.offset(strides: pv, sample: sample, row: r)
       let t = target.origin + geometry.offset(strides: tv, sample: sample, row: r)
       let w = weight.map { $0.origin + geometry.offset(strides: wv!, sample: sample, row: r) } ?? p

@@ -46,7 +46,14 @@ struct BlockPlan {
   ///
   /// - Throws: `.outOfMemory` (naming `what`) when the sums cannot be
   ///   allocated; then no row has been visited.
-  @inlinable
+  ///
+  /// Not `@inlinable`, like the other overload: compiled once, for the
+  /// baseline instruction set. Inlined into SimLossAVX512, the thunks of its
+  /// closures, whose names no kernel target distinguishes, were emitted
+  /// there with AVX-512 instructions under the same names as the baseline
+  /// copies, and the linker may keep either (check_kernels.py caught one).
+  /// The cost is one indirect call of `rowSum` per block.
+  @usableFromInline
   func sampleSums(_ what: String, _ rowSum: (_ sample: Int, _ rows: Range<Int>) -> Double) throws -> HeapArray<Double> {
     try sampleSums(what, scratchBytes: 0) { s, rows, _ in rowSum(s, rows) }
   }
@@ -55,7 +62,7 @@ struct BlockPlan {
   /// (64-byte aligned, uninitialised), one per thread, allocated once for
   /// the call: a row of a broadcast dimension may be longer than memory,
   /// so the scratch is allocated where its failure can be thrown.
-  @inlinable
+  @usableFromInline
   func sampleSums(
     _ what: String, scratchBytes: Int,
     _ rowSum: (_ sample: Int, _ rows: Range<Int>, _ scratch: UnsafeMutableRawPointer) -> Double
