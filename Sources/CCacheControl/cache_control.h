@@ -1,6 +1,6 @@
 /* Cache control for SimLossCore, which Swift has no intrinsics for: the
- * compiler's prefetch hint (SSIM/PlaneIO.swift) and non-temporal stores
- * (Support/StreamingStores.swift). Header only: nothing is linked, and the
+ * compiler's prefetch hint and non-temporal stores (used by SSIM/PlaneIO.swift
+ * and Support/CacheControl.swift). Header only: nothing is linked, and the
  * functions inline into the Swift code that calls them, compiled for its
  * target (AVX2, or AVX-512 in SimLossAVX512). */
 #ifndef SIMLOSS_CACHE_CONTROL_H

@@ -399,6 +399,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     // gradient is streamed (unit strides only: the streamed stores are
     // whole 64-byte lines of a row).
     let streaming = S.self == UnitStep.self && layout.exponentials.count > 0
+    let rowBytes = n &* MemoryLayout<T>.stride
     let ex = layout.exponentials.pointer(in: raw)
     for c in 0..<classes { targetShare[c] = T(scale * (1 - eps) * w[c]) }
     func rowOrigin<E>(_ view: TensorView<E>, _ r: Int) -> UnsafeMutablePointer<E> {
@@ -411,9 +412,14 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     // takes its own, already cached, maxima into a throwaway buffer.)
     if !rows.isEmpty {
       let x0 = rowOrigin(x, rows.lowerBound)
+      // The first row is read from memory: each class's run is asked for
+      // two classes ahead (2.30 -> 2.25 ms on (8, 21, 128, 128), one thread,
+      // a few percent more on two).
       for i in 0..<n { maxima[i] = x0[S.offset(i, xs)] }
+      if S.self == UnitStep.self { for c in 1..<min(3, max(1, classes)) { prefetchLines(x0 + c &* cs, bytes: rowBytes) } }
       for c in 1..<max(1, classes) {
         let xc = x0 + c &* cs
+        if S.self == UnitStep.self && c &+ 2 < classes { prefetchLines(xc + 2 &* cs, bytes: rowBytes) }
         for i in 0..<n {
           let v = xc[S.offset(i, xs)]
           maxima[i] = v > maxima[i] ? v : maxima[i]
@@ -459,6 +465,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
           // Two classes at a time: each position's sum and next maximum
           // loaded and stored once per pair (the sum in the same order).
           let gc = streaming ? ex + c &* n : g0 + c &* gcs, gd = gc + (streaming ? n : gcs), xd = xc + cs, xm = xn + cs
+          // The next row's classes two pairs ahead (its maxima are
+          // taken here; see above).
+          if S.self == UnitStep.self && xNext != x0 {
+            if c &+ 4 < classes { prefetchLines(xn + 4 &* cs, bytes: rowBytes) }
+            if c &+ 5 < classes { prefetchLines(xn + 5 &* cs, bytes: rowBytes) }
+          }
           for i in 0..<n {
             let e = T.fastExpNonPositive(xc[S.offset(i, xs)] - maxima[i])
             let f = T.fastExpNonPositive(xd[S.offset(i, xs)] - maxima[i])

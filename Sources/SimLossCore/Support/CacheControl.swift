@@ -1,5 +1,8 @@
 import CCacheControl
 
+// What the loops over large tensors tell the caches (CCacheControl): reads
+// asked for ahead of their use, and writes that bypass the caches.
+
 /// Copies `count` elements from `src` to `dst` with non-temporal stores
 /// where `dst` allows (its 64-byte aligned lines; ordinary stores before
 /// and after them).
@@ -32,5 +35,19 @@ func streamRow<T: SimLossFloat>(_ dst: UnsafeMutablePointer<T>, from src: Unsafe
   while i < n {
     dst[i] = src[i]
     i &+= 1
+  }
+}
+
+/// Asks for the `bytes` bytes from `p` to be brought into L2, a hint per
+/// 64-byte line, for a run that is read soon but that the hardware
+/// prefetchers would not fetch in time: the cross-entropy kernel reads its
+/// rows as 21 or more runs of 8 KiB at once, more streams than they follow.
+/// Cannot fault, for any address.
+@inlinable @inline(__always)
+func prefetchLines(_ p: UnsafeRawPointer, bytes: Int) {
+  var offset = 0
+  while offset < bytes {
+    simloss_prefetch(p + offset)
+    offset &+= 64
   }
 }
