@@ -195,21 +195,27 @@ func msSSIMPlanes<T: SimLossFloat>(
   let bandRows = (ssimBandRows(ho: g0.ho, wo: g0.wo) + 1) & ~1
   let bands = (g0.ho + bandRows - 1) / bandRows
 
+  // Each level's unscaled gradient is gathered by the kernel in place
+  // (`gradientInto`), in rows of roundUp8(wp) values.
+  let gradientStrides = widths.map(roundUp8)
   // Per plane, shared by its bands: level 2 (x then y, rows padded to the
-  // kernel stride) and level 1's gradient (hp x wp), in a buffer per group
+  // kernel stride) and level 1's gradient (hp rows), in a buffer per group
   // of planes; or, when a plane is a single band, in the scratch of the
   // thread that does it all, which stays in cache from plane to plane (a
   // buffer per plane made 4x3x256x256 5% slower).
   let levelTwoCount = levels > 1 ? try scratchCount("MS-SSIM", 2, heights[1], geometries[1].stride) : 0
   let planeGradientOffset = roundUp8(levelTwoCount)
-  let planeGradientCount = wantsGradient ? try scratchCount("MS-SSIM", g0.hp, g0.wp) : 0
+  let planeGradientCount = wantsGradient ? try scratchCount("MS-SSIM", g0.hp, gradientStrides[0]) : 0
   let perPlane = roundUp8(try scratchSum("MS-SSIM", [planeGradientOffset, planeGradientCount]))
   let local = bands == 1
   let planes = input.planes
   let groupPlanes = local ? planes : max(1, min(planes, (1 << 24) / max(1, perPlane)))
 
-  // Per thread, for a band: the kernel's scratch, input rows, and the even
-  // row of the pair level 2 is halved from; for a plane's coarser levels
+  // Per thread, for a band: the kernel's scratch, input conversion
+  // buffers, and x and y rows of each parity (level 2 is halved from a
+  // pair: loaded into rows of their own, the even one is still there when
+  // the odd one comes, where a copy of it took 1% of 4x3x256x256); for a
+  // plane's coarser levels
   // (in the same memory once the plane's band is done, or in a block of
   // its own for banded planes): levels 3 and down of the pyramid, the
   // unscaled gradient of levels 2 and down, the kernel's scratch for
@@ -217,8 +223,8 @@ func msSSIMPlanes<T: SimLossFloat>(
   // transpose.
   let bandKernelCount = try g0.kernelScratchCount(gradient: wantsGradient)
   let bandRowOffset = bandKernelCount
-  let pendingOffset = try scratchSum("MS-SSIM", [bandRowOffset, input.rowScratchCount])
-  let bandScratch = try scratchSum("MS-SSIM", [pendingOffset, try scratchCount("MS-SSIM", 2, g0.wp)])
+  let rowsOffset = roundUp8(try scratchSum("MS-SSIM", [bandRowOffset, input.rowScratchCount]))
+  let bandScratch = try scratchSum("MS-SSIM", [rowsOffset, try scratchCount("MS-SSIM", 4, g0.stride)])
   var pyramidOffsets = [Int](repeating: 0, count: levels), gradientOffsets = [Int](repeating: 0, count: levels)
   var total = 0
   for j in 2..<max(2, levels) {
@@ -227,7 +233,7 @@ func msSSIMPlanes<T: SimLossFloat>(
   }
   for j in 1..<max(1, levels) where wantsGradient {
     gradientOffsets[j] = total
-    total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", heights[j], widths[j])])
+    total = try scratchSum("MS-SSIM", [total, try scratchCount("MS-SSIM", heights[j], gradientStrides[j])])
   }
   // The kernel's rows 64-byte aligned, as the pyramid's (the block is).
   let kernelOffset = roundUp8(total)
@@ -322,7 +328,7 @@ func msSSIMPlanes<T: SimLossFloat>(
             sumRows: i0..<i1, needs: last ? .ssimOnly : .csOnly, writesMap: false, mapRow: { _, _ in },
             gradientRows: wantsGradient ? i0..<(b == levelBands - 1 ? g.hp : i1) : 0..<0,
             target: last ? .ssim : .cs, gradientScale: 1, scratch: kernel, slots: kernelSlots,
-            gradientRow: { r, values in (levelGradient + r * g.wp).update(from: values, count: g.wp) })
+            gradientRow: { _, _ in }, gradientInto: { r in levelGradient + r &* gradientStrides[j] })
         }
         var levelSums = [SSIMSums](repeating: SSIMSums(), count: levelBands)
         levelSums.withUnsafeMutableBufferPointer { out in
@@ -368,10 +374,11 @@ func msSSIMPlanes<T: SimLossFloat>(
           let levelTwoGradient = levels > 1 ? s + gradientOffsets[1] : s  // (unused with one level)
           forEachBlock(bands) { b in
             for r in (b * bandRows)..<(b == bands - 1 ? g.hp : (b + 1) * bandRows) {
-              let row = levelGradient + r * g.wp
+              let row = levelGradient + r &* gradientStrides[0]
               if levels > 1 {
                 scaleAddHalveTransposeRow(
-                  levelTwoGradient, row: r, height: g.hp, width: g.wp, into: row, scale: factor)
+                  levelTwoGradient, stride: gradientStrides[1], row: r, height: g.hp, width: g.wp, into: row,
+                  scale: factor)
               } else {
                 for i in 0..<g.wp { row[i] *= factor }
               }
@@ -380,14 +387,18 @@ func msSSIMPlanes<T: SimLossFloat>(
           }
         } else if j < levels - 1 {
           scaleAddHalveTranspose(
-            s + gradientOffsets[j + 1], height: g.hp, width: g.wp, into: levelGradient, scale: factor)
+            s + gradientOffsets[j + 1], stride: gradientStrides[j + 1], height: g.hp, width: g.wp,
+            into: levelGradient, stride: gradientStrides[j], scale: factor)
         } else {
-          for i in 0..<(g.hp * g.wp) { levelGradient[i] *= factor }
+          for r in 0..<g.hp {
+            let row = levelGradient + r &* gradientStrides[j]
+            for i in 0..<g.wp { row[i] *= factor }
+          }
         }
       }
       if let d = input.downsample {
         let target = s + transposeOffset
-        d.transpose(planeGradient, into: target, rowBuffer: target + input.height * input.width)
+        d.transpose(planeGradient, stride: gradientStrides[0], into: target, rowBuffer: target + input.height * input.width)
         input.writeGradient(gradientIO, n: n, c: c, target)
       }
     }
@@ -403,24 +414,27 @@ func msSSIMPlanes<T: SimLossFloat>(
       // The input rows this band owns: their gradient, and the level 2
       // rows made of them.
       let owned = i0..<(b == bands - 1 ? g0.hp : i1)
-      let pendingX = s + pendingOffset, pendingY = pendingX + g0.wp
       let ws1 = levels > 1 ? geometries[1].stride : 0
       let levelTwoY = levelTwo + (levels > 1 ? heights[1] * ws1 : 0)
+      // Rows x, y of even rows, then x, y of odd rows, each g0.stride
+      // long; their columns wp ..< stride must read as 0 (ssimBand).
+      let rows = s + rowsOffset, ws0 = g0.stride
+      for t in 0..<4 { (rows + t &* ws0 + g0.wp).update(repeating: 0, count: ws0 &- g0.wp) }
       let sums = ssimBand(
         g0, constants,
-        loadRow: { r, xd, yd in
+        loadRow: { r, _, _ in
+          let xd = rows + (r & 1) &* 2 &* ws0, yd = xd + ws0
           input.row(of: input.x, n: n, c: c, h: r, into: xd, buffers: s + bandRowOffset)
           input.row(of: input.y, n: n, c: c, h: r, into: yd, buffers: s + bandRowOffset)
+          // Rows come in increasing order, each once, so row r - 1 of an
+          // owned pair is in the even rows.
           if levels > 1 && owned.contains(r & ~1) {
             if r & 1 == 1 {
-              halveRow(pendingX, xd, width: g0.wp, into: levelTwo + (r / 2) * ws1)
-              halveRow(pendingY, yd, width: g0.wp, into: levelTwoY + (r / 2) * ws1)
+              halveRow(rows, xd, width: g0.wp, into: levelTwo + (r / 2) * ws1)
+              halveRow(rows + ws0, yd, width: g0.wp, into: levelTwoY + (r / 2) * ws1)
             } else if r == g0.hp - 1 {
               halveRow(xd, xd, width: g0.wp, into: levelTwo + (r / 2) * ws1)
               halveRow(yd, yd, width: g0.wp, into: levelTwoY + (r / 2) * ws1)
-            } else {
-              pendingX.update(from: xd, count: g0.wp)
-              pendingY.update(from: yd, count: g0.wp)
             }
           }
           return (UnsafePointer(xd), UnsafePointer(yd))
@@ -428,7 +442,7 @@ func msSSIMPlanes<T: SimLossFloat>(
         sumRows: i0..<i1, needs: firstNeeds, writesMap: false, mapRow: { _, _ in },
         gradientRows: wantsGradient ? owned : 0..<0, target: firstTarget, gradientScale: 1,
         scratch: s, slots: slots,
-        gradientRow: { r, values in (planeGradient + r * g0.wp).update(from: values, count: g0.wp) })
+        gradientRow: { _, _ in }, gradientInto: { r in planeGradient + r &* gradientStrides[0] })
       sumsOut[p * bands + b] = sums
       // A plane of one band is finished by the thread that did it,
       // while its data is in cache; a banded plane after every

@@ -32,7 +32,8 @@ package func testingScaleAddHalveTranspose(_ g: [Double], height h: Int, width w
   var out = acc
   g.withUnsafeBufferPointer { gp in
     out.withUnsafeMutableBufferPointer { op in
-      scaleAddHalveTranspose(gp.baseAddress!, height: h, width: w, into: op.baseAddress!, scale: scale)
+      scaleAddHalveTranspose(
+        gp.baseAddress!, stride: halvedSide(w), height: h, width: w, into: op.baseAddress!, stride: w, scale: scale)
     }
   }
   return out

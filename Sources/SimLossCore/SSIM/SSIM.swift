@@ -295,7 +295,7 @@ func ssimPlanes<T: SimLossFloat>(
         var full = level
         if let d = input.downsample {
           full = scratch.base + foldCount
-          d.transpose(level, into: full, rowBuffer: full + input.height * input.width)
+          d.transpose(level, stride: d.outWidth, into: full, rowBuffer: full + input.height * input.width)
         }
         input.writeGradient(gradientIO, n: p / planesPerImage, c: p % planesPerImage, full)
       }

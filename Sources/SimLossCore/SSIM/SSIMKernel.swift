@@ -142,6 +142,10 @@ enum CSMapOnly: SSIMMaps {
 ///   - scratch: `geometry.kernelScratchCount` Doubles, any contents;
 ///     `slots`: `geometry.kernelSlotCount` Ints.
 ///   - gradientRow: receives each gradient row (wp values) in order.
+///   - gradientInto: where to gather gradient row r, when given: a row of
+///     `roundUp8(geometry.wp)` values (those past wp are left undefined);
+///     by default a row of the scratch. (MS-SSIM keeps its levels'
+///     gradients: gathered in place, they are not copied.)
 ///
 /// Input rows stream through a ring of `geometry.inputSlots` slots (x, y,
 /// x^2 + y^2, xy), so a band needs no copy of its input: the scratch is a few
@@ -153,7 +157,8 @@ func ssimBand(
   mapRow: (Int, UnsafePointer<Double>) -> Void,
   gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
-  gradientRow: (Int, UnsafePointer<Double>) -> Void
+  gradientRow: (Int, UnsafePointer<Double>) -> Void,
+  gradientInto: ((Int) -> UnsafeMutablePointer<Double>)? = nil
 ) -> SSIMSums {
   assert(
     gradientRows.isEmpty || needs == .both || (needs == .ssimOnly) == (target == .ssim),
@@ -165,13 +170,13 @@ func ssimBand(
       ForwardOnly.self, geometry, k, loadRow: loadRow, sumRows: sumRows, needs: needs, writesMap: writesMap,
       mapRow: mapRow,
       gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
-      gradientRow: gradientRow)
+      gradientRow: gradientRow, gradientInto: nil)
   }
   return ssimBandSweep(
     WithGradient.self, geometry, k, loadRow: loadRow, sumRows: sumRows, needs: needs, writesMap: writesMap,
     mapRow: mapRow,
     gradientRows: gradientRows, target: target, gradientScale: gradientScale, scratch: scratch, slots: slots,
-    gradientRow: gradientRow)
+    gradientRow: gradientRow, gradientInto: gradientInto)
 }
 
 /// One map row from its vertical moments `v` (four rows `stride` apart):
@@ -248,7 +253,8 @@ func ssimBandSweep<Mode: SweepMode>(
   sumRows: Range<Int>, needs: SSIMSumsNeeded, writesMap: Bool, mapRow: (Int, UnsafePointer<Double>) -> Void,
   gradientRows: Range<Int>, target: SSIMGradientTarget, gradientScale: Double,
   scratch: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
-  gradientRow: (Int, UnsafePointer<Double>) -> Void
+  gradientRow: (Int, UnsafePointer<Double>) -> Void,
+  gradientInto: ((Int) -> UnsafeMutablePointer<Double>)?
 ) -> SSIMSums {
   let win = k.win, ws = geometry.stride, wa = geometry.coefficientStride
   let ho = geometry.ho, wo = geometry.wo
@@ -351,18 +357,20 @@ func ssimBandSweep<Mode: SweepMode>(
       if d & 1 == 0 && i + 1 < gradientRows.upperBound { continue }
       for t in 0...win { slots[t] = ((i - t + ringSlots) % ringSlots) * 3 * ws }
       let slot = inputs + (i % inputSlots) * slotSize
+      let out = gradientInto?(i) ?? gradientBuffer
       if d & 1 == 1 {
         let previous = inputs + ((i - 1) % inputSlots) * slotSize
+        let earlier = gradientInto?(i - 1) ?? earlierGradient
         gatherGradientRows2(
           ring: ring, slots: slots, taps: k.taps, win: win, earlier: previous, later: slot,
-          columns: paddedColumns, into: earlierGradient, gradientBuffer)
-        gradientRow(i - 1, earlierGradient)
+          columns: paddedColumns, into: earlier, out)
+        gradientRow(i - 1, earlier)
       } else {
         gatherGradientRow(
           ring: ring, slots: slots, taps: k.taps, win: win,
-          row: slot, columns: paddedColumns, into: gradientBuffer)
+          row: slot, columns: paddedColumns, into: out)
       }
-      gradientRow(i, gradientBuffer)
+      gradientRow(i, out)
     }
   }
   return sums
