@@ -47,7 +47,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     }
     geometry = RowGeometry(shape: x.shape)
     // The class-strided kernel takes each row's maxima while it sweeps the
-    // row before, so its blocks hold several rows (3 of 2048 positions for
+    // row before, so its blocks hold several rows (12 of 512 positions for
     // 21 classes).
     plan = BlockPlan(
       samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength * max(1, classes),
@@ -64,16 +64,17 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   /// every operand's positions within a sample are dense: up to
   /// `maxTileLength` positions, a divisor of their number, instead of the
   /// last dimension. Each sweep over the classes then reads C runs of up to
-  /// 8 KB rather than C runs of one image row, which the hardware
-  /// prefetchers follow better, and a row's logits and gradient (C x 8 KB
-  /// each, 336 KB for 21 classes) stay in L2 between the sweeps. (2048
-  /// rather than 512: 3.42 -> 3.27 ms on (8, 21, 128, 128), one thread;
-  /// 4096 leaves one row per block, whose maxima then take a sweep of
-  /// their own: 4.8 ms.) Nil when the positions are not
-  /// dense or the image rows are already as long.
+  /// 2 KiB, prefetched (`prefetchLines`), rather than C runs of one image
+  /// row, and a row's logits, exponentials and per-position arrays (C x 2
+  /// KiB each, 42 KiB for 21 classes, and a few of 2 KiB) stay in L1 and L2
+  /// between the sweeps. (512: (8, 21, 128, 128) 2.56 -> 2.29 ms on one
+  /// thread, 1.66 -> 1.31 ms on two, with the prefetching; 1024 and 256 in
+  /// between. Before the prefetching 2048 was the better: 3.27 against
+  /// 3.42 ms.) Nil when the positions are not dense or the image rows are
+  /// already as long.
   @inlinable
   static func positionTile(_ shape: [Int], _ strides: [[Int]]) -> (rows: Int, length: Int)? {
-    let maxTileLength = 2048
+    let maxTileLength = 512
     guard shape.count >= 2 else { return nil }
     for s in strides {
       var dense = 1
@@ -172,8 +173,8 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       // With class-index targets and a gradient, a row's exponentials stay
       // in scratch and its gradient is streamed (`streamGradient`), when
       // the rows are dense (the streamed stores are whole 64-byte lines),
-      // the exponentials fit in L2 (up to 256 KiB; 21 classes x 2048
-      // positions of float32: 168 KiB), and the gradient is larger than the
+      // the exponentials fit in L2 (up to 256 KiB; 21 classes x 512
+      // positions of float32: 42 KiB), and the gradient is larger than the
       // caches would keep anyway (4 MiB): a small gradient the caller reads
       // next is better left in cache (8-10% slower streamed, (2, 21, 32, 32)).
       let (expCount, overflow) = classes.multipliedReportingOverflow(by: n)
@@ -575,7 +576,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   ///   target's class], 0 at an ignored position,
   /// the operations of the in-place sweep in its order, so the results are
   /// bitwise the same. Each class's row is computed into a row of scratch
-  /// (8 KiB for rows of 2048 float32), in a loop the compiler vectorises,
+  /// (2 KiB for rows of 512 float32), in a loop the compiler vectorises,
   /// then streamed (`streamRow`): the gradient is written once and never
   /// read, where the in-place sweep's first store to each line read it from
   /// memory. (-6% on (8, 21, 128, 128), one thread.)

@@ -41,7 +41,7 @@ func streamRow<T: SimLossFloat>(_ dst: UnsafeMutablePointer<T>, from src: Unsafe
 /// Asks for the `bytes` bytes from `p` to be brought into L2, a hint per
 /// 64-byte line, for a run that is read soon but that the hardware
 /// prefetchers would not fetch in time: the cross-entropy kernel reads its
-/// rows as 21 or more runs of 8 KiB at once, more streams than they follow.
+/// rows as 21 or more runs of 2 KiB at once, more streams than they follow.
 /// Cannot fault, for any address.
 @inlinable @inline(__always)
 func prefetchLines(_ p: UnsafeRawPointer, bytes: Int) {
