@@ -243,6 +243,18 @@ let msSSIMReferenceCases: [MSSSIMReferenceCase] = [
     perImage: [0.9278048321474092],
     perImageFloat32: [0.9278048316245339]),
   MSSSIMReferenceCase(
+    name: "ms_banded",
+    pair: TestPair(shape: [1, 1, 521, 530], seed: 29, kind: .mixed(0.7, 0.3), scale: 1.0),
+    options: .init(),
+    perImage: [0.9058235284477345],
+    perImageFloat32: [0.905823528573464]),
+  MSSSIMReferenceCase(
+    name: "ms_banded_matlab",
+    pair: TestPair(shape: [1, 1, 600, 1200], seed: 30, kind: .mixed(0.7, 0.3), scale: 1.0),
+    options: .init(ssim: .init(matlabDownsample: true)),
+    perImage: [0.9289934188093659],
+    perImageFloat32: [0.9289934187579386]),
+  MSSSIMReferenceCase(
     name: "ms_uniform_samplecov",
     pair: TestPair(shape: [1, 1, 60, 62], seed: 28, kind: .mixed(0.7, 0.3), scale: 1.0),
     options: .init(ssim: .init(windowSize: 5, gaussian: false, sampleCovariance: true), weights: [0.3, 0.3, 0.4]),

@@ -174,7 +174,7 @@ struct SSIMErrorTests {
 
   @Test("the MS-SSIM gradient step: scale, then the pyramid transpose, mirrored ends included, bitwise")
   func scaleAddHalveTranspose() {
-    for (h, w) in [(1, 1), (2, 3), (5, 4), (7, 9), (16, 16)] {
+    for (h, w) in [(1, 1), (2, 3), (5, 4), (7, 9), (16, 16), (3, 11), (5, 13), (4, 15), (7, 31)] {
       let h2 = (h + 1) / 2, w2 = (w + 1) / 2
       let g = (0..<(h2 * w2)).map { Double($0 % 7) * 0.37 - 1.1 }
       let acc = (0..<(h * w)).map { Double($0 % 5) * 0.29 + 0.013 }
@@ -191,6 +191,22 @@ struct SSIMErrorTests {
         }
       }
       #expect(testingScaleAddHalveTranspose(g, height: h, width: w, acc: acc, scale: scale) == expected, "\(h) x \(w)")
+    }
+  }
+
+  @Test("the MS-SSIM pyramid row step is its scalar formula, bitwise, at every width's tail")
+  func halveRowBitwise() {
+    var g = SplitMix64(seed: 401)
+    for w in 1...41 {
+      // Magnitudes 2^0 ... 2^39, so that another order of the four
+      // additions rounds differently.
+      let r0 = (0..<w).map { c in g.next() * Double(1 << ((c * 7) % 40)) }
+      let r1 = (0..<w).map { c in g.next() * Double(1 << ((c * 13) % 40)) }
+      let expected = (0..<((w + 1) / 2)).map { j -> Double in
+        let c0 = 2 * j, c1 = min(2 * j + 1, w - 1)
+        return 0.25 * (((r0[c0] + r1[c0]) + r0[c1]) + r1[c1])
+      }
+      #expect(testingHalveRow(r0, r1) == expected, "width \(w)")
     }
   }
 

@@ -145,6 +145,31 @@ struct SSIMGradientTests {
     try checkMSSSIMGradient(pair, .init(ssim: .init(windowSize: 7, matlabDownsample: true), weights: [0.4, 0.6]), spots: true, h: 1e-4)
   }
 
+  /// Level 1 in bands on several threads sharing one plane's buffers
+  /// (521 x 530: 3 bands of 172 rows, the last of odd length; 760 x 770:
+  /// level 2 in 2 bands too, their boundary between level 1's rows 369 and
+  /// 370): the gradient at the first rows of a band, and bitwise the same
+  /// on 1 and 2 threads. (Tests/python/test_ssim.py checks more rows.)
+  @Test("msSSIM gradient with banded levels, band-boundary rows, 1 and 2 threads")
+  func msSSIMBanded() throws {
+    defer { try? Threads.set(0) }
+    for (shape, rows) in [([1, 1, 521, 530], [172, 173]), ([1, 1, 760, 770], [369, 370])] {
+      let pair = TestPair(shape: shape, seed: 118, kind: .mixed(0.7, 0.3), scale: 1)
+      let (x, y) = pair.make()
+      let indices = rows.map { $0 * shape[3] + shape[3] / 2 + 1 }
+      try Threads.set(2)
+      let two = try runMSSSIM(x, y, shape: shape, gradient: true)
+      let numeric = try centralDifferences(x, at: indices, h: 1e-3) { probe in
+        try runMSSSIM(probe, y, shape: shape).values[0]
+      }
+      let (relative, ok) = gradientError(indices.map { two.gradient[$0] }, numeric)
+      #expect(ok, "\(shape): largest error / max |gradient| = \(relative)")
+      try Threads.set(1)
+      let one = try runMSSSIM(x, y, shape: shape, gradient: true)
+      #expect(one.values == two.values && one.gradient == two.gradient, "\(shape)")
+    }
+  }
+
   /// relu with a negative term: a smooth image plus and minus noise has
   /// cs < 0 at level 1 (the noise dominates) and > 0 at the coarser
   /// levels. With floor 0 the value is 0 (TensorFlow's relu) and so is the

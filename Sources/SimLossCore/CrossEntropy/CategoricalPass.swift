@@ -416,8 +416,8 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       // The first row is read from memory: each class's run is asked for
       // two classes ahead (2.30 -> 2.25 ms on (8, 21, 128, 128), one thread,
       // a few percent more on two).
-      for i in 0..<n { maxima[i] = x0[S.offset(i, xs)] }
       if S.self == UnitStep.self { for c in 1..<min(3, max(1, classes)) { prefetchLines(x0 + c &* cs, bytes: rowBytes) } }
+      for i in 0..<n { maxima[i] = x0[S.offset(i, xs)] }
       for c in 1..<max(1, classes) {
         let xc = x0 + c &* cs
         if S.self == UnitStep.self && c &+ 2 < classes { prefetchLines(xc + 2 &* cs, bytes: rowBytes) }
@@ -459,19 +459,21 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
           for i in 0..<n { b[i] += uniform * wc * xc[S.offset(i, xs)].asDouble }
         }
       }
+      // The next row's classes are asked for four to six classes ahead of
+      // the sweep that takes their maxima (see above).
+      let prefetchesNext = S.self == UnitStep.self && xNext != x0
+      var prefetched = 0
       var c = 0
       while c < classes {
+        while prefetchesNext && prefetched < Swift.min(classes, c &+ 6) {
+          prefetchLines(xNext + prefetched &* cs, bytes: rowBytes)
+          prefetched &+= 1
+        }
         let xc = x0 + c &* cs, xn = xNext + c &* cs
         if let g0, c &+ 1 < classes {
           // Two classes at a time: each position's sum and next maximum
           // loaded and stored once per pair (the sum in the same order).
           let gc = streaming ? ex + c &* n : g0 + c &* gcs, gd = gc + (streaming ? n : gcs), xd = xc + cs, xm = xn + cs
-          // The next row's classes two pairs ahead (its maxima are
-          // taken here; see above).
-          if S.self == UnitStep.self && xNext != x0 {
-            if c &+ 4 < classes { prefetchLines(xn + 4 &* cs, bytes: rowBytes) }
-            if c &+ 5 < classes { prefetchLines(xn + 5 &* cs, bytes: rowBytes) }
-          }
           for i in 0..<n {
             let e = T.fastExpNonPositive(xc[S.offset(i, xs)] - maxima[i])
             let f = T.fastExpNonPositive(xd[S.offset(i, xs)] - maxima[i])

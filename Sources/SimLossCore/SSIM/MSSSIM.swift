@@ -213,14 +213,13 @@ func msSSIMPlanes<T: SimLossFloat>(
 
   // Per thread, for a band: the kernel's scratch, input conversion
   // buffers, and x and y rows of each parity (level 2 is halved from a
-  // pair: loaded into rows of their own, the even one is still there when
-  // the odd one comes, where a copy of it took 1% of 4x3x256x256); for a
-  // plane's coarser levels
-  // (in the same memory once the plane's band is done, or in a block of
-  // its own for banded planes): levels 3 and down of the pyramid, the
-  // unscaled gradient of levels 2 and down, the kernel's scratch for
-  // level 2 (for its bands run one after another), and the MATLAB
-  // transpose.
+  // pair of rows: loaded into rows of their own, the even one is still
+  // there when the odd one comes; copying it aside took 1% of
+  // 4x3x256x256). For a plane's coarser levels (in the same memory once
+  // the plane's band is done, or in a block of its own for banded
+  // planes): levels 3 and down of the pyramid, the unscaled gradient of
+  // levels 2 and down, the kernel's scratch for level 2 (for its bands run
+  // one after another), and the MATLAB transpose.
   let bandKernelCount = try g0.kernelScratchCount(gradient: wantsGradient)
   let bandRowOffset = bandKernelCount
   let rowsOffset = roundUp8(try scratchSum("MS-SSIM", [bandRowOffset, input.rowScratchCount]))

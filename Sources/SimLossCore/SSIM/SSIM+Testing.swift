@@ -38,3 +38,17 @@ package func testingScaleAddHalveTranspose(_ g: [Double], height h: Int, width w
   }
   return out
 }
+
+/// `halveRow` on arrays: the ceil(w/2) coarse values of fine rows r0 and r1.
+package func testingHalveRow(_ r0: [Double], _ r1: [Double]) -> [Double] {
+  precondition(r0.count == r1.count && !r0.isEmpty)
+  var out = [Double](repeating: .nan, count: halvedSide(r0.count))
+  r0.withUnsafeBufferPointer { a in
+    r1.withUnsafeBufferPointer { b in
+      out.withUnsafeMutableBufferPointer { o in
+        halveRow(a.baseAddress!, b.baseAddress!, width: r0.count, into: o.baseAddress!)
+      }
+    }
+  }
+  return out
+}

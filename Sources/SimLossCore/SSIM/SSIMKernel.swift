@@ -131,7 +131,8 @@ enum CSMapOnly: SSIMMaps {
 ///   - loadRow: padded input row r of x and y (rows are requested in
 ///     increasing order, each once): either writes them to its two pointers
 ///     (wp values each) and returns those, or returns two rows of its own
-///     whose columns wp ..< geometry.stride hold 0.
+///     whose columns wp ..< geometry.stride hold 0. The kernel copies the
+///     rows before it asks for the next, so a loader may reuse its rows.
 ///   - sumRows: the map rows whose values are summed (and written with
 ///     `mapRow` when `writesMap`).
 ///   - needs: which sums (the map written is the SSIM map: not `.csOnly`);
@@ -143,9 +144,11 @@ enum CSMapOnly: SSIMMaps {
 ///     `slots`: `geometry.kernelSlotCount` Ints.
 ///   - gradientRow: receives each gradient row (wp values) in order.
 ///   - gradientInto: where to gather gradient row r, when given: a row of
-///     `roundUp8(geometry.wp)` values (those past wp are left undefined);
-///     by default a row of the scratch. (MS-SSIM keeps its levels'
-///     gradients: gathered in place, they are not copied.)
+///     `roundUp8(geometry.wp)` values (those past wp are left undefined),
+///     overlapping neither `scratch` nor rows `loadRow` returns (the
+///     gather reads them while it writes); by default a row of the
+///     scratch. (MS-SSIM keeps its levels' gradients: gathered in place,
+///     they are not copied.)
 ///
 /// Input rows stream through a ring of `geometry.inputSlots` slots (x, y,
 /// x^2 + y^2, xy), so a band needs no copy of its input: the scratch is a few

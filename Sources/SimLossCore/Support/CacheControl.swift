@@ -45,7 +45,9 @@ func streamRow<T: SimLossFloat>(_ dst: UnsafeMutablePointer<T>, from src: Unsafe
 /// Cannot fault, for any address.
 @inlinable @inline(__always)
 func prefetchLines(_ p: UnsafeRawPointer, bytes: Int) {
-  var offset = 0
+  // From the start of p's line, so that an unaligned run's last line is
+  // asked for too.
+  var offset = -(Int(bitPattern: p) & 63)
   while offset < bytes {
     simloss_prefetch(p + offset)
     offset &+= 64

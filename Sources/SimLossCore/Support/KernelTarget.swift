@@ -16,7 +16,9 @@
 // when that module inlines it, and whatever of the copy is emitted as a
 // function of its own (a closure, a thunk, a specialisation) carries the
 // name of the baseline copy: BlockPlan.sampleSums is not `@inlinable` for
-// that reason. Whether such a function is emitted depends on the optimiser
+// that reason. (Small `@inline(__always)` helpers without closures, such as
+// streamRow and prefetchLines, are inlined whole and emit nothing of their
+// own.) Whether such a function is emitted depends on the optimiser
 // (a refactor elsewhere once made one appear), so the rule is checked on the
 // built library, not by review: Tests/c/check_kernels.py (ctest) fails when
 // a function outside SimLossAVX512's holds an AVX-512 instruction.
