@@ -155,12 +155,16 @@ typedef enum simloss_status {
   SIMLOSS_ERROR_DTYPE = 30,
   /* Tensors that must share a dtype do not. */
   SIMLOSS_ERROR_DTYPE_MISMATCH = 31,
-  /* A temporary buffer could not be allocated, or would pass 64 GiB.
-     Besides scratch, a call keeps one double per sample (dimension 0),
-     with reduction NONE one per value it returns, and a few rows of the
-     last dimension: a broadcast view (stride 0) far larger than its
-     memory, such as 2^36 samples, gets this status, with nothing read or
-     written. */
+  /* A temporary buffer could not be allocated, or would take the
+     temporaries of all calls in flight past half the machine's physical
+     memory (at most 64 GiB): refused, rather than granted by an
+     overcommitting kernel that kills the process when the pages are
+     touched. Besides scratch, a call keeps one double per sample
+     (dimension 0), with reduction NONE one per value it returns, a few
+     rows of the last dimension, and for cross-entropy a double per class:
+     a broadcast view (stride 0) far larger than its memory, such as 2^36
+     samples or 2^31 classes on a 24 GiB machine, gets this status, with
+     nothing written. */
   SIMLOSS_ERROR_OUT_OF_MEMORY = 40,
   /* A size computed from shapes or strides overflows 64 bits. */
   SIMLOSS_ERROR_OVERFLOW = 41,

@@ -82,6 +82,23 @@ static void test_cross_entropy_positions_and_classes(void) {
   CHECK_NO_MEMORY(simloss_cross_entropy(&x, &y, &w, NULL, values, 1, NULL, NULL), "class weights");
 }
 
+/* Temporaries within the machine's memory: cross-entropy over a broadcast
+ * row of C classes, 8 C bytes of class weights more than half the physical
+ * memory. Refused at once with the first allocation past that (until 0.1's
+ * fix, C = 2^31 held 16 GiB of weights and 16 GiB of per-thread scratch,
+ * each under the 64 GiB limit of one allocation, and the OOM killer ended
+ * the process on a 24 GiB machine). */
+static void test_temporaries_within_half_of_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
+  CHECK(pages > 0 && page_bytes > 0);
+  int64_t half = (int64_t)pages * page_bytes / 2, classes = 1;
+  while (classes * 8 <= half) classes *= 2;
+  const int64_t shape[2] = {1, classes}, one[1] = {1};
+  simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 2, shape);
+  simloss_tensor y = broadcast(L, SIMLOSS_INT64, 1, one);
+  CHECK_NO_MEMORY(simloss_cross_entropy(&x, &y, NULL, NULL, values, 1, NULL, NULL), "class weights");
+}
+
 static void test_binary_samples_and_rows(void) {
   const int64_t tall[2] = {BIG, 1}, wide[2] = {1, WIDE};
   simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 2, tall), y = broadcast(F, SIMLOSS_FLOAT32, 2, tall);
@@ -152,6 +169,7 @@ int main(void) {
     TEST(test_pointwise_per_sample_sums),
     TEST(test_tv_per_sample_sums_and_row_scratch),
     TEST(test_cross_entropy_positions_and_classes),
+    TEST(test_temporaries_within_half_of_memory),
     TEST(test_binary_samples_and_rows),
     TEST(test_ssim_planes),
   };

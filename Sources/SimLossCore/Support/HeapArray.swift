@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A fixed-size array whose allocation failure is a thrown `.outOfMemory`,
 /// not a trap.
 ///
@@ -10,7 +6,8 @@ import Glibc
 /// traps when malloc fails, and a view may be far larger than the memory
 /// behind it (a broadcast dimension of stride 0 and 2^36 elements), so an
 /// `Array` of one Double per sample would kill the caller's process. Its
-/// memory comes from `Scratch.allocate`: calloc, under `scratchByteLimit`.
+/// memory comes from `Scratch.allocate`: calloc, counted against
+/// `scratchByteLimit` until the array is freed.
 ///
 /// Elements start as all-zero bits (0, false, or a struct of them), hence
 /// `BitwiseCopyable`. A class, so that results holding one are cheap to
@@ -37,7 +34,7 @@ package final class HeapArray<Element: BitwiseCopyable>: RandomAccessCollection,
     base = scratch.base
   }
 
-  deinit { free(base) }
+  deinit { Scratch(base: base, count: count).release() }
 
   @inlinable package var startIndex: Int { 0 }
   @inlinable package var endIndex: Int { count }

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,11 +17,35 @@ import Glibc
 // kernels, whose every element is written before it is read, uninitialised
 // and 64-byte aligned (no zeroing per call, no cache-line splits).
 
-/// The largest single scratch allocation, in bytes: 2^36 (64 GiB). Above it
-/// a request is refused with `.outOfMemory` rather than handed to an
-/// overcommitting kernel that would kill the process when the pages are
-/// touched.
-@usableFromInline let scratchByteLimit = 1 << 36
+/// The most bytes of temporaries (this file's allocations, `HeapArray`s
+/// included) that the calls in flight may hold together, and so the largest
+/// one: half the physical memory, at most 2^36 (64 GiB). A request past it
+/// is refused with `.outOfMemory` rather than handed to an overcommitting
+/// kernel, which grants far more than the machine has and kills the process
+/// when the pages are touched: cross-entropy over a broadcast row of 2^31
+/// classes held 16 GiB of class weights and 16 GiB of per-thread scratch,
+/// each under the former limit of 64 GiB for one allocation, and the OOM
+/// killer ended the process on this 24 GiB machine.
+@usableFromInline let scratchByteLimit: Int = {
+  let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageBytes = sysconf(Int32(_SC_PAGESIZE))
+  guard pages > 0, pageBytes > 0, pages <= (1 << 37) / pageBytes else { return 1 << 36 }
+  return pages * pageBytes / 2
+}()
+
+/// The bytes `Scratch` holds now, for every call in flight.
+let scratchBytesHeld = Atomic<Int>(0)
+
+/// Counts `bytes` as held if that keeps the total within `scratchByteLimit`.
+func holdScratchBytes(_ bytes: Int) -> Bool {
+  var held = scratchBytesHeld.load(ordering: .relaxed)
+  while bytes <= scratchByteLimit &- held {
+    let (exchanged, original) = scratchBytesHeld.compareExchange(
+      expected: held, desired: held &+ bytes, ordering: .relaxed)
+    if exchanged { return true }
+    held = original
+  }
+  return false
+}
 
 /// `count` zeroed elements from calloc, or nil. The caller frees them with
 /// `release()`.
@@ -27,11 +53,15 @@ struct Scratch<Element> {
   let base: UnsafeMutablePointer<Element>
   let count: Int
 
-  /// nil when calloc fails or the size is above `scratchByteLimit`.
+  /// nil when calloc fails or the bytes would take the temporaries held
+  /// past `scratchByteLimit`.
   static func allocate(_ count: Int) -> Scratch? {
     let size = MemoryLayout<Element>.stride
-    guard count >= 0, count <= scratchByteLimit / size else { return nil }
-    guard let raw = calloc(max(1, count), size) else { return nil }
+    guard count >= 0, count <= scratchByteLimit / size, holdScratchBytes(max(1, count) * size) else { return nil }
+    guard let raw = calloc(max(1, count), size) else {
+      scratchBytesHeld.subtract(max(1, count) * size, ordering: .relaxed)
+      return nil
+    }
     return Scratch(base: raw.bindMemory(to: Element.self, capacity: max(1, count)), count: count)
   }
 
@@ -45,13 +75,19 @@ struct Scratch<Element> {
   /// half of them).
   static func allocateUninitialized(_ count: Int) -> Scratch? {
     let size = MemoryLayout<Element>.stride
-    guard count >= 0, count <= scratchByteLimit / size else { return nil }
+    guard count >= 0, count <= scratchByteLimit / size, holdScratchBytes(max(1, count) * size) else { return nil }
     var raw: UnsafeMutableRawPointer? = nil
-    guard posix_memalign(&raw, 64, max(1, count) * size) == 0, let raw else { return nil }
+    guard posix_memalign(&raw, 64, max(1, count) * size) == 0, let raw else {
+      scratchBytesHeld.subtract(max(1, count) * size, ordering: .relaxed)
+      return nil
+    }
     return Scratch(base: raw.bindMemory(to: Element.self, capacity: max(1, count)), count: count)
   }
 
-  func release() { free(UnsafeMutableRawPointer(base)) }
+  func release() {
+    free(UnsafeMutableRawPointer(base))
+    scratchBytesHeld.subtract(max(1, count) * MemoryLayout<Element>.stride, ordering: .relaxed)
+  }
 }
 
 /// Runs `body(block, scratch, slots)` for every block in `0..<blockCount`
