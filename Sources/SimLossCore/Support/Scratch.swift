@@ -112,16 +112,18 @@ func forEachBlock(
   // Whole cache lines per worker, so that every worker's scratch is
   // 64-byte aligned.
   let doubleStride = roundUp8(max(1, doubles)), intStride = max(1, ints)
-  guard let scratch = Scratch<Double>.allocateUninitialized(try scratchCount(what, workers, doubleStride)),
-    let slots = Scratch<Int>.allocate(try scratchCount(what, workers, intStride))
-  else {
+  let doubleCount = try scratchCount(what, workers, doubleStride), intCount = try scratchCount(what, workers, intStride)
+  // Each released on every path: one that is not keeps its bytes counted
+  // against `scratchByteLimit` for the life of the process.
+  guard let scratch = Scratch<Double>.allocateUninitialized(doubleCount) else {
     throw SimLossError(
       .outOfMemory, "\(what): cannot allocate \(workers) x \(doubles) Doubles of scratch, one per thread")
   }
-  defer {
-    scratch.release()
-    slots.release()
+  defer { scratch.release() }
+  guard let slots = Scratch<Int>.allocate(intCount) else {
+    throw SimLossError(.outOfMemory, "\(what): cannot allocate \(workers) x \(ints) Ints of scratch, one per thread")
   }
+  defer { slots.release() }
   forEachBlock(blockCount, workers: workers) { b, worker in
     body(b, scratch.base + worker &* doubleStride, slots.base + worker &* intStride)
   }
@@ -212,3 +214,12 @@ struct ScratchSlice<E> {
     (scratch + offset).bindMemory(to: E.self, capacity: count)
   }
 }
+
+/// `forEachBlock` over one block that does nothing, for the tests of the
+/// bytes it holds (Tests/SimLossCoreTests).
+package func testingBlockScratch(doubles: Int, ints: Int) throws {
+  try forEachBlock(1, doubles: doubles, ints: ints, what: "test") { _, _, _ in }
+}
+
+/// `scratchByteLimit`, for the tests.
+package var testingScratchByteLimit: Int { scratchByteLimit }

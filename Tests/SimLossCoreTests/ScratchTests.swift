@@ -1,0 +1,26 @@
+// Scratch (Support/Scratch.swift): the temporaries of the calls in flight
+// are counted against `scratchByteLimit` while they are held, and given back
+// on every path, the refused ones included: bytes that are not stay counted
+// for the life of the process, and every later call that needs them is
+// refused too.
+import SimLossCore
+import Testing
+
+struct ScratchTests {
+  /// `forEachBlock` allocates a block of Doubles, then one of Ints. Here the
+  /// Doubles take half the limit (allocated, never touched) and the Ints
+  /// more than the other half, so the Ints are refused: twice, after which
+  /// a leaked block of Doubles each time would have used up the limit, and
+  /// the last call (half the limit of Doubles and one Int) would be refused.
+  /// (Until this test, the Doubles of a refused call were neither freed nor
+  /// given back.)
+  @Test func test_refused_scratch_gives_back_what_it_held() throws {
+    let half = testingScratchByteLimit / 2
+    for _ in 0..<2 {
+      expectError(.outOfMemory, "test: cannot allocate 1 x \(half / 8 + (1 << 17)) Ints") {
+        try testingBlockScratch(doubles: half / 8, ints: half / 8 + (1 << 17))
+      }
+    }
+    try testingBlockScratch(doubles: half / 8, ints: 1)
+  }
+}
