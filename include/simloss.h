@@ -156,8 +156,9 @@ typedef enum simloss_status {
   /* Tensors that must share a dtype do not. */
   SIMLOSS_ERROR_DTYPE_MISMATCH = 31,
   /* A temporary buffer could not be allocated, or would take the
-     temporaries of all calls in flight past half the machine's physical
-     memory (at most 64 GiB): refused, rather than granted by an
+     temporaries of all calls in flight past half the memory the process
+     may use (the physical memory, or its cgroup's limit when lower; at
+     most 64 GiB): refused, rather than granted by an
      overcommitting kernel that kills the process when the pages are
      touched. Besides scratch, a call keeps one double per sample
      (dimension 0), with reduction NONE one per value it returns, a few

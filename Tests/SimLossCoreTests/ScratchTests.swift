@@ -6,6 +6,10 @@
 import SimLossCore
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct ScratchTests {
   /// `forEachBlock` allocates a block of Doubles, then one of Ints. Here the
   /// Doubles take half the limit (allocated, never touched) and the Ints
@@ -22,5 +26,25 @@ struct ScratchTests {
       }
     }
     try testingBlockScratch(doubles: half / 8, ints: 1)
+  }
+
+  /// The limit is half the usable memory (the physical memory, or less
+  /// under a cgroup memory limit), at most 64 GiB.
+  @Test func test_limit_is_half_the_usable_memory() throws {
+    let physical = sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))
+    let usable = try #require(testingUsableMemoryBytes)
+    #expect(usable > 0 && usable <= physical)
+    #expect(testingScratchByteLimit == min(1 << 36, usable / 2))
+  }
+
+  /// A result no longer counts against the limit: a Swift caller may keep
+  /// results as long as it likes. Holding one of 0.6 of the limit, a call
+  /// needing another 0.6 of it runs; were the result still counted, it
+  /// would be refused.
+  @Test func test_results_held_do_not_count() throws {
+    let share = testingScratchByteLimit / 10 * 6 / 8
+    let result = try testingResult(count: share)
+    try testingBlockScratch(doubles: share, ints: 1)
+    #expect(result.buffer.count == share)
   }
 }

@@ -56,6 +56,7 @@ public struct CrossEntropyResult: Sendable {
     valuesBuffer = values
     self.denominator = denominator
     self.counted = counted
+    values.stopCounting()
   }
 
   /// One value (`.mean`, `.sum`).

@@ -40,6 +40,7 @@ public struct SSIMResult: Sendable {
     valuesBuffer = values
     perChannelBuffer = perChannel
     csBuffer = cs
+    for buffer in [values, perChannel, cs] { buffer.stopCounting() }
   }
 }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A fixed-size array whose allocation failure is a thrown `.outOfMemory`,
 /// not a trap.
 ///
@@ -7,7 +11,9 @@
 /// behind it (a broadcast dimension of stride 0 and 2^36 elements), so an
 /// `Array` of one Double per sample would kill the caller's process. Its
 /// memory comes from `Scratch.allocate`: calloc, counted against
-/// `scratchByteLimit` until the array is freed.
+/// `scratchByteLimit` until the array is freed or becomes a result
+/// (`stopCounting`): a Swift caller may keep results as long as it likes.
+/// (The limit bounds the temporaries of the calls in flight.)
 ///
 /// Elements start as all-zero bits (0, false, or a struct of them), hence
 /// `BitwiseCopyable`. A class, so that results holding one are cheap to
@@ -34,7 +40,21 @@ package final class HeapArray<Element: BitwiseCopyable>: RandomAccessCollection,
     base = scratch.base
   }
 
-  deinit { Scratch(base: base, count: count).release() }
+  /// Whether its bytes still count against `scratchByteLimit`.
+  private var counted = true
+
+  /// Stops counting its bytes against `scratchByteLimit`, once it is the
+  /// result a call returns. Called once, by the result's initialiser.
+  @usableFromInline
+  package func stopCounting() {
+    guard counted else { return }
+    counted = false
+    scratchBytesHeld.subtract(Swift.max(1, count) * MemoryLayout<Element>.stride, ordering: .relaxed)
+  }
+
+  deinit {
+    if counted { Scratch(base: base, count: count).release() } else { free(base) }
+  }
 
   @inlinable package var startIndex: Int { 0 }
   @inlinable package var endIndex: Int { count }

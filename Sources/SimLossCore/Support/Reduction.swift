@@ -22,7 +22,10 @@ public struct LossValues: Sendable {
   /// The values.
   public var values: [Double] { Array(buffer) }
 
-  @inlinable package init(_ buffer: HeapArray<Double>) { self.buffer = buffer }
+  @inlinable package init(_ buffer: HeapArray<Double>) {
+    self.buffer = buffer
+    buffer.stopCounting()
+  }
 
   /// One value (`.mean`, `.sum`).
   ///
@@ -30,5 +33,6 @@ public struct LossValues: Sendable {
   @inlinable package init(one value: Double) throws {
     buffer = try HeapArray(zeroed: 1, what: "a loss value")
     buffer[0] = value
+    buffer.stopCounting()
   }
 }

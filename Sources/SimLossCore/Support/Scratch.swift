@@ -19,18 +19,58 @@ import Glibc
 
 /// The most bytes of temporaries (this file's allocations, `HeapArray`s
 /// included) that the calls in flight may hold together, and so the largest
-/// one: half the physical memory, at most 2^36 (64 GiB). A request past it
+/// one: half the memory this process may use (`usableMemoryBytes`), at most
+/// 2^36 (64 GiB). A request past it
 /// is refused with `.outOfMemory` rather than handed to an overcommitting
 /// kernel, which grants far more than the machine has and kills the process
 /// when the pages are touched: cross-entropy over a broadcast row of 2^31
 /// classes held 16 GiB of class weights and 16 GiB of per-thread scratch,
 /// each under the former limit of 64 GiB for one allocation, and the OOM
 /// killer ended the process on this 24 GiB machine.
-@usableFromInline let scratchByteLimit: Int = {
+@usableFromInline let scratchByteLimit: Int = min(1 << 36, (usableMemoryBytes() ?? (1 << 37)) / 2)
+
+/// The physical memory, or the memory limit of this process's cgroup when
+/// that is lower (a container's: the kernel enforces it with the same OOM
+/// killer). Only the process's own cgroup is read (v2 `memory.max`, v1
+/// `memory.limit_in_bytes`), not its ancestors'. Nil when unknown.
+func usableMemoryBytes() -> Int? {
   let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageBytes = sysconf(Int32(_SC_PAGESIZE))
-  guard pages > 0, pageBytes > 0, pages <= (1 << 37) / pageBytes else { return 1 << 36 }
-  return pages * pageBytes / 2
-}()
+  guard pages > 0, pageBytes > 0, pages <= Int.max / pageBytes else { return nil }
+  var bytes = pages * pageBytes
+  // /proc/self/cgroup: "0::/path" (v2) and "N:...memory...:/path" (v1).
+  for line in firstBytes(of: "/proc/self/cgroup", 4096).split(separator: "\n") {
+    let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+    guard fields.count == 3 else { continue }
+    let path = fields[2] == "/" ? "" : String(fields[2])
+    var file: String? = nil
+    if fields[0] == "0" && fields[1].isEmpty { file = "/sys/fs/cgroup\(path)/memory.max" }
+    if fields[1].split(separator: ",").contains("memory") {
+      file = "/sys/fs/cgroup/memory\(path)/memory.limit_in_bytes"
+    }
+    // "max" (v2) or a page-rounded Int.max (v1) when there is no limit.
+    if let file, let limit = Int(firstBytes(of: file, 64).split(separator: "\n").first ?? ""), limit > 0 {
+      bytes = min(bytes, limit)
+    }
+  }
+  return bytes
+}
+
+/// Up to `capacity` bytes from the start of the file at `path`, as text;
+/// empty when it cannot be read.
+private func firstBytes(of path: String, _ capacity: Int) -> Substring {
+  let fd = open(path, O_RDONLY)
+  guard fd >= 0 else { return "" }
+  defer { close(fd) }
+  return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+    var filled = 0
+    while filled < capacity {
+      let n = read(fd, buffer.baseAddress! + filled, capacity - filled)
+      if n <= 0 { break }
+      filled += n
+    }
+    return Substring(String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<filled]), as: UTF8.self))
+  }
+}
 
 /// The bytes `Scratch` holds now, for every call in flight.
 let scratchBytesHeld = Atomic<Int>(0)
@@ -140,7 +180,8 @@ func scratchCount(_ what: String, _ factors: Int...) throws -> Int {
       throw SimLossError(
         .outOfMemory,
         "\(what): scratch of \(factors.map(String.init).joined(separator: " x ")) elements "
-          + "exceeds the \(scratchByteLimit >> 30) GiB limit of one allocation")
+          + "exceeds the limit of temporaries, \(scratchByteLimit >> 20) MiB "
+          + "(half the usable memory, at most 64 GiB)")
     }
     total = p
   }
@@ -154,7 +195,9 @@ func scratchSum(_ what: String, _ counts: [Int]) throws -> Int {
     let (s, overflow) = total.addingReportingOverflow(c)
     guard !overflow, s <= scratchByteLimit / 8 else {
       throw SimLossError(
-        .outOfMemory, "\(what): scratch exceeds the \(scratchByteLimit >> 30) GiB limit of one allocation")
+        .outOfMemory,
+        "\(what): scratch exceeds the limit of temporaries, \(scratchByteLimit >> 20) MiB "
+          + "(half the usable memory, at most 64 GiB)")
     }
     total = s
   }
@@ -190,7 +233,8 @@ struct ScratchLayout {
       throw SimLossError(
         .outOfMemory,
         "\(what): scratch of \(count) elements of \(MemoryLayout<E>.stride) bytes "
-          + "exceeds the \(scratchByteLimit >> 30) GiB limit of one allocation")
+          + "exceeds the limit of temporaries, \(scratchByteLimit >> 20) MiB "
+          + "(half the usable memory, at most 64 GiB)")
     }
     bytes = offset &+ (max(0, count) &* MemoryLayout<E>.stride &+ 63) & ~63
     return ScratchSlice(offset: offset, count: count)
@@ -221,5 +265,12 @@ package func testingBlockScratch(doubles: Int, ints: Int) throws {
   try forEachBlock(1, doubles: doubles, ints: ints, what: "test") { _, _, _ in }
 }
 
-/// `scratchByteLimit`, for the tests.
+/// `scratchByteLimit` and `usableMemoryBytes()`, for the tests.
 package var testingScratchByteLimit: Int { scratchByteLimit }
+package var testingUsableMemoryBytes: Int? { usableMemoryBytes() }
+
+/// A result of `count` values (zeroed, never touched), for the tests of the
+/// bytes results hold.
+package func testingResult(count: Int) throws -> LossValues {
+  LossValues(try HeapArray<Double>(zeroed: count, what: "test result"))
+}
