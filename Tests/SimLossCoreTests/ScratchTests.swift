@@ -10,7 +10,9 @@ import Testing
 import Glibc
 #endif
 
-struct ScratchTests {
+// Serialized: two of its tests hold more than half the limit each. (Other
+// suites' calls, running meanwhile, need a few megabytes.)
+@Suite(.serialized) struct ScratchTests {
   /// `forEachBlock` allocates a block of Doubles, then one of Ints. Here the
   /// Doubles take half the limit (allocated, never touched) and the Ints
   /// more than the other half, so the Ints are refused: twice, after which
