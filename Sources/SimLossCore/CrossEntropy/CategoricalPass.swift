@@ -416,7 +416,9 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       // The first row is read from memory: each class's run is asked for
       // two classes ahead (2.30 -> 2.25 ms on (8, 21, 128, 128), one thread,
       // a few percent more on two).
-      if S.self == UnitStep.self { for c in 1..<min(3, max(1, classes)) { prefetchLines(x0 + c &* cs, bytes: rowBytes) } }
+      if S.self == UnitStep.self {
+        for c in 1..<min(3, max(1, classes)) { prefetchLines(x0 + c &* cs, bytes: rowBytes) }
+      }
       for i in 0..<n { maxima[i] = x0[S.offset(i, xs)] }
       for c in 1..<max(1, classes) {
         let xc = x0 + c &* cs

@@ -397,7 +397,8 @@ func msSSIMPlanes<T: SimLossFloat>(
       }
       if let d = input.downsample {
         let target = s + transposeOffset
-        d.transpose(planeGradient, stride: gradientStrides[0], into: target, rowBuffer: target + input.height * input.width)
+        d.transpose(
+          planeGradient, stride: gradientStrides[0], into: target, rowBuffer: target + input.height * input.width)
         input.writeGradient(gradientIO, n: n, c: c, target)
       }
     }

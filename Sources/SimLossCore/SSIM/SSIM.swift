@@ -40,7 +40,9 @@ public struct SSIMResult: Sendable {
     valuesBuffer = values
     perChannelBuffer = perChannel
     csBuffer = cs
-    for buffer in [values, perChannel, cs] { buffer.stopCounting() }
+    values.stopCounting()
+    perChannel.stopCounting()
+    cs.stopCounting()
   }
 }
 

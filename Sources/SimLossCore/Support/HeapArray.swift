@@ -49,7 +49,7 @@ package final class HeapArray<Element: BitwiseCopyable>: RandomAccessCollection,
   package func stopCounting() {
     guard counted else { return }
     counted = false
-    scratchBytesHeld.subtract(Swift.max(1, count) * MemoryLayout<Element>.stride, ordering: .relaxed)
+    releaseScratchBytes(Scratch<Element>.bytes(count))
   }
 
   deinit {

@@ -20,10 +20,10 @@ import Glibc
 /// The most bytes of temporaries (this file's allocations, `HeapArray`s
 /// included) that the calls in flight may hold together, and so the largest
 /// one: half the memory this process may use (`usableMemoryBytes`), at most
-/// 2^36 (64 GiB). A request past it
-/// is refused with `.outOfMemory` rather than handed to an overcommitting
-/// kernel, which grants far more than the machine has and kills the process
-/// when the pages are touched: cross-entropy over a broadcast row of 2^31
+/// 2^36 (64 GiB). A request past it is refused with `.outOfMemory` rather
+/// than handed to an overcommitting kernel, which grants far more than the
+/// machine has and kills the process when the pages are touched:
+/// cross-entropy over a broadcast row of 2^31
 /// classes held 16 GiB of class weights and 16 GiB of per-thread scratch,
 /// each under the former limit of 64 GiB for one allocation, and the OOM
 /// killer ended the process on this 24 GiB machine.
@@ -87,22 +87,23 @@ func holdScratchBytes(_ bytes: Int) -> Bool {
   return false
 }
 
+/// Gives back bytes counted by `holdScratchBytes`.
+func releaseScratchBytes(_ bytes: Int) { scratchBytesHeld.subtract(bytes, ordering: .relaxed) }
+
 /// `count` zeroed elements from calloc, or nil. The caller frees them with
 /// `release()`.
 struct Scratch<Element> {
   let base: UnsafeMutablePointer<Element>
   let count: Int
 
+  /// The bytes `count` elements take, as allocated and as counted against
+  /// `scratchByteLimit` (at least one element).
+  static func bytes(_ count: Int) -> Int { max(1, count) &* MemoryLayout<Element>.stride }
+
   /// nil when calloc fails or the bytes would take the temporaries held
   /// past `scratchByteLimit`.
   static func allocate(_ count: Int) -> Scratch? {
-    let size = MemoryLayout<Element>.stride
-    guard count >= 0, count <= scratchByteLimit / size, holdScratchBytes(max(1, count) * size) else { return nil }
-    guard let raw = calloc(max(1, count), size) else {
-      scratchBytesHeld.subtract(max(1, count) * size, ordering: .relaxed)
-      return nil
-    }
-    return Scratch(base: raw.bindMemory(to: Element.self, capacity: max(1, count)), count: count)
+    counted(count) { calloc($0, 1) }
   }
 
   /// `count` elements, not zeroed, 64-byte aligned, or nil (same limit).
@@ -114,11 +115,19 @@ struct Scratch<Element> {
   /// never straddle a cache line (malloc's 16-byte alignment splits up to
   /// half of them).
   static func allocateUninitialized(_ count: Int) -> Scratch? {
-    let size = MemoryLayout<Element>.stride
-    guard count >= 0, count <= scratchByteLimit / size, holdScratchBytes(max(1, count) * size) else { return nil }
-    var raw: UnsafeMutableRawPointer? = nil
-    guard posix_memalign(&raw, 64, max(1, count) * size) == 0, let raw else {
-      scratchBytesHeld.subtract(max(1, count) * size, ordering: .relaxed)
+    counted(count) { bytes in
+      var raw: UnsafeMutableRawPointer? = nil
+      return posix_memalign(&raw, 64, bytes) == 0 ? raw : nil
+    }
+  }
+
+  /// `count` elements from `allocate(bytes)`, their bytes counted first and
+  /// given back if it fails.
+  private static func counted(_ count: Int, _ allocate: (Int) -> UnsafeMutableRawPointer?) -> Scratch? {
+    guard count >= 0, count <= scratchByteLimit / MemoryLayout<Element>.stride, holdScratchBytes(bytes(count))
+    else { return nil }
+    guard let raw = allocate(bytes(count)) else {
+      releaseScratchBytes(bytes(count))
       return nil
     }
     return Scratch(base: raw.bindMemory(to: Element.self, capacity: max(1, count)), count: count)
@@ -126,7 +135,7 @@ struct Scratch<Element> {
 
   func release() {
     free(UnsafeMutableRawPointer(base))
-    scratchBytesHeld.subtract(max(1, count) * MemoryLayout<Element>.stride, ordering: .relaxed)
+    releaseScratchBytes(Self.bytes(count))
   }
 }
 
