@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.special import expit
 
 import cross_entropy_reference as ref
 import simloss
@@ -184,6 +185,24 @@ def test_bce_with_logits_matches_reference(reduction, dtype, rtol):
     kw = dict(weight=w.astype(np.float64), pos_weight=q.astype(np.float64), reduction=reduction)
     np.testing.assert_allclose(v, ref.binary_cross_entropy_with_logits(*args, **kw), rtol=rtol, atol=1e-12)
     np.testing.assert_allclose(g, ref.binary_cross_entropy_with_logits_grad(*args, **kw), rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-13), (np.float32, 5e-7)])
+@pytest.mark.parametrize("pos_weight", [None, 2.5])
+def test_bce_with_logits_tiny_losses_keep_their_digits(dtype, rtol, pos_weight):
+    # Well-classified elements on both sides: y = 0 with x << 0 and y = 1
+    # with x >> 0. Each loss is log1p(exp(-|x|)) (times q for y = 1), far
+    # below the rounding of |x|: (1 - y) x + softplus(-x) loses it all for
+    # y = 0 (-30 + (30 + 9e-14) is 0 in float32).
+    x = np.array([-30, -60, -80, -12.5, 30, 60, 80, 12.5], dtype)
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype)
+    q = 1.0 if pos_weight is None else pos_weight
+    kw = {} if pos_weight is None else dict(pos_weight=np.array([pos_weight], dtype))
+    v, g = simloss.binary_cross_entropy_with_logits(x, y, reduction="none", grad=True, **kw)
+    xd = x.astype(np.float64)
+    coefficient = np.where(y == 1, q, 1.0)
+    np.testing.assert_allclose(v, coefficient * np.log1p(np.exp(-np.abs(xd))), rtol=rtol, atol=0)
+    np.testing.assert_allclose(g, np.where(y == 1, -q * expit(-xd), expit(xd)), rtol=rtol, atol=0)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

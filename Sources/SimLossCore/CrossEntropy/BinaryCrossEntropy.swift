@@ -14,6 +14,7 @@
 //
 // from logits, pos_weight q:
 //     loss = (1 - y) x + (1 + (q - 1) y) softplus(-x)
+//          = max(x, 0) - x y + log1p(e^-|x|) + (q - 1) y softplus(-x)
 //     d/dx = (1 - y) sigmoid(x) - q y sigmoid(-x)
 // from probabilities p:
 //     loss = -(y max(log p, -100) + (1 - y) max(log(1 - p), -100))
@@ -132,8 +133,11 @@ protocol BinaryTerm {
   /// logarithm): computed for a run of elements in a loop of its own, see
   /// `ElementwisePass.row`.
   static func prepare<T: SimLossFloat>(_ x: T) -> T
-  /// The value and derivative at x, given `prepare(x)`.
-  static func evaluate<T: SimLossFloat>(_ x: T, _ prepared: T, _ y: T, _ q: T, _ alpha: T, _ gamma: T) -> (T, T)
+  /// The value at x and `scale` times the derivative, given `prepare(x)`
+  /// (the scale of the reduction: the logits' term folds it into the
+  /// division it makes anyway).
+  static func evaluate<T: SimLossFloat>(
+    _ x: T, _ prepared: T, _ y: T, _ q: T, _ alpha: T, _ gamma: T, scale: T) -> (T, T)
 }
 
 @usableFromInline
@@ -143,20 +147,23 @@ enum LogitsTerm: BinaryTerm {
   static func prepare<T: SimLossFloat>(_ x: T) -> T { T.fastExpNonPositive(-abs(x)) }
 
   @inlinable @inline(__always)
-  static func evaluate<T: SimLossFloat>(_ x: T, _ e: T, _ y: T, _ q: T, _: T, _: T) -> (T, T) {
-    let v = 1 + e
-    let sigmoidAbs = 1 / v, sigmoidMinusAbs = e * sigmoidAbs  // one division
-    // log1p(e) directly, so that a well-classified element's tiny loss
-    // keeps its digits.
-    let log1pe = T.fastLog1pUnit(e)
-    let softplusMinusX = (x < 0 ? -x : 0) + log1pe
-    let sigmoidX = x >= 0 ? sigmoidAbs : sigmoidMinusAbs
-    let sigmoidMinusX = x >= 0 ? sigmoidMinusAbs : sigmoidAbs
-    // 1 + (q - 1) y, written so that without pos_weight (q the constant 1)
-    // it folds away: 0 * y is not 0 to the compiler (y may be NaN).
-    let coefficient = q == 1 ? 1 : 1 + (q - 1) * y
-    let value = (1 - y) * x + coefficient * softplusMinusX
-    return (value, (1 - y) * sigmoidX - q * y * sigmoidMinusX)
+  static func evaluate<T: SimLossFloat>(_ x: T, _ e: T, _ y: T, _ q: T, _: T, _: T, scale: T) -> (T, T) {
+    let scaledSigmoidAbs = scale / (1 + e)
+    // (1 - y) x + softplus(-x) as max(x, 0) - x y + log1p(e), plus for
+    // pos_weight (q - 1) y softplus(-x): the first form loses the tiny loss
+    // of a well-classified negative (x = -30, y = 0: -30 + (30 + 9e-14) is
+    // 0), this one keeps its digits on both sides, with log1p(e) added in
+    // one rounding. The q == 1 select folds the term away when q is the
+    // constant 1: 0 * y is not 0 to the compiler (y may be NaN).
+    let base = T.fastLog1pUnit(e, plus: (x > 0 ? x : 0).addingProduct(-x, y))
+    let value = q == 1 ? base : base + (q - 1) * y * T.fastLog1pUnit(e, plus: x < 0 ? -x : 0)
+    // (1 - y) sigmoid(x) - q y sigmoid(-x), with sigmoid(|x|) = s and
+    // sigmoid(-|x|) = e s factored out: s ((1 - y) - q y e) for x >= 0 and
+    // s ((1 - y) e - q y) for x < 0, each bracket one rounding. (The
+    // shorter sigmoid(x) - y cancels where the loss is small.)
+    let oneMinusY = 1 - y, qy = q * y
+    let bracket = x >= 0 ? oneMinusY.addingProduct(-qy, e) : (-qy).addingProduct(e, oneMinusY)
+    return (value, scaledSigmoidAbs * bracket)
   }
 }
 
@@ -166,7 +173,7 @@ enum ProbabilityTerm: BinaryTerm {
   static func prepare<T: SimLossFloat>(_ p: T) -> T { T.fastLog(p) }
 
   @inlinable @inline(__always)
-  static func evaluate<T: SimLossFloat>(_ p: T, _ logP: T, _ y: T, _: T, _: T, _: T) -> (T, T) {
+  static func evaluate<T: SimLossFloat>(_ p: T, _ logP: T, _ y: T, _: T, _: T, _: T, scale: T) -> (T, T) {
     let v = 1 - p
     // log1p(-p), with the rounding of 1 - p corrected.
     let log1mP = v == 1 ? -p : (v > 0 ? T.fastLog(v) - ((v - 1) + p) / v : -.infinity)
@@ -174,7 +181,7 @@ enum ProbabilityTerm: BinaryTerm {
     let value = -(y * (clampP ? -100 : logP) + (1 - y) * (clamp1mP ? -100 : log1mP))
     let dP: T = clampP || y == 0 ? 0 : -y / p
     let d1mP: T = clamp1mP || y == 1 ? 0 : (1 - y) / v
-    return (value, dP + d1mP)
+    return (value, scale * (dP + d1mP))
   }
 }
 
@@ -184,8 +191,8 @@ enum FocalTerm: BinaryTerm {
   static func prepare<T: SimLossFloat>(_ x: T) -> T { LogitsTerm.prepare(x) }
 
   @inlinable @inline(__always)
-  static func evaluate<T: SimLossFloat>(_ x: T, _ e: T, _ y: T, _: T, _ alpha: T, _ gamma: T) -> (T, T) {
-    let (ce, dce) = LogitsTerm.evaluate(x, e, y, 1, 0, 0)  // dce = p - y
+  static func evaluate<T: SimLossFloat>(_ x: T, _ e: T, _ y: T, _: T, _ alpha: T, _ gamma: T, scale: T) -> (T, T) {
+    let (ce, dce) = LogitsTerm.evaluate(x, e, y, 1, 0, 0, scale: 1)  // dce = p - y
     let v = 1 + e
     let p = x >= 0 ? 1 / v : e / v
     let q = x >= 0 ? e / v : 1 / v  // 1 - p, without cancellation
@@ -197,7 +204,7 @@ enum FocalTerm: BinaryTerm {
     let at: T = alpha < 0 ? 1 : alpha * y + (1 - alpha) * (1 - y)
     let value = at * ce * ug
     let derivative = at * ug * (dce + gamma * (1 - 2 * y) * r * ce)
-    return (value, ug == 0 ? 0 : derivative)
+    return (value, ug == 0 ? 0 : scale * derivative)
   }
 }
 
@@ -338,9 +345,9 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
     for i in 0..<n {
       let wi: T = Weighted.isOn ? w[S.offset(i, ws)] : 1
       let qi: T = Positive.isOn ? q[S.offset(i, qs)] : 1
-      let (v, d) = F.evaluate(x[S.offset(i, xs)], values[i], y[S.offset(i, ys)], qi, alpha, gamma)
+      let (v, d) = F.evaluate(x[S.offset(i, xs)], values[i], y[S.offset(i, ys)], qi, alpha, gamma, scale: scale)
       values[i] = Weighted.isOn ? wi * v : v
-      if Writes.isOn { g[S.offset(i, gs)] = Weighted.isOn ? scale * wi * d : scale * d }
+      if Writes.isOn { g[S.offset(i, gs)] = Weighted.isOn ? wi * d : d }
     }
   }
 }
