@@ -233,6 +233,20 @@ def test_sigmoid_focal_matches_reference(gamma, alpha):
     np.testing.assert_allclose(g, ref.sigmoid_focal_loss_grad(x, y, alpha=alpha, gamma=gamma, reduction="none"), rtol=1e-10, atol=1e-300)
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-11), (np.float32, 3e-6)])
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_sigmoid_focal_tiny_losses_keep_their_digits(dtype, rtol, gamma):
+    # As test_bce_with_logits_tiny_losses_keep_their_digits: the focal loss
+    # of a well-classified negative is its cross-entropy times p^gamma, and
+    # was 0 when that cross-entropy was.
+    x = np.array([-8, -12, -15, 8, 12, 15], dtype)
+    y = np.array([0, 0, 0, 1, 1, 1], dtype)
+    v, g = simloss.sigmoid_focal_loss(x, y, gamma=gamma, reduction="none", grad=True)
+    args = (x.astype(np.float64), y.astype(np.float64))
+    np.testing.assert_allclose(v, ref.sigmoid_focal_loss(*args, gamma=gamma, reduction="none"), rtol=rtol, atol=0)
+    np.testing.assert_allclose(g, ref.sigmoid_focal_loss_grad(*args, gamma=gamma, reduction="none"), rtol=rtol, atol=0)
+
+
 def test_sigmoid_focal_float32_gradient_finite():
     x = np.array([50, -50, 1e4, -1e4, 30, -30], np.float32)
     for y in (np.ones(6, np.float32), np.zeros(6, np.float32)):
