@@ -585,9 +585,11 @@ static inline void simloss_binary_options_init(simloss_binary_options *o) {
  *      loss = (1 - y) x + (1 + (q - 1) y) softplus(-x)
  *  with pos_weight q (1 without), times the element's weight. The gradient
  *  is w ((1 - y) sigmoid(x) - q y sigmoid(-x)) times the reduction's scale.
- *  It is evaluated as max(x, 0) - x y + log1p(exp(-|x|)) (plus the
- *  pos_weight term), so that a well-classified element keeps its small loss
- *  on either side (x = -30, y = 0 gives 9.4e-14, not 0). For float32,
+ *  It is evaluated as |x| (1 - y for x > 0, else y) + log1p(exp(-|x|))
+ *  (plus the pos_weight term), so that a well-classified element keeps its
+ *  small loss on either side (x = -30, y = 0 gives 9.4e-14, not 0), and an
+ *  infinite logit gives an infinite loss (NaN where PyTorch's is too:
+ *  x = +inf with y = 1, and x = -inf with y = 0). For float32,
  *  exp(-|x|) and log1p are evaluated in float32 (each within 2e-7
  *  relative); exp(-|x|) below 2^-126 (|x| > 87.3) is taken as 0.
  *  @param logits     any rank, float32 or float64, any strides.

@@ -205,6 +205,22 @@ def test_bce_with_logits_tiny_losses_keep_their_digits(dtype, rtol, pos_weight):
     np.testing.assert_allclose(g, np.where(y == 1, -q * expit(-xd), expit(xd)), rtol=rtol, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("pos_weight", [None, 2.5])
+def test_bce_with_logits_infinite_logits(dtype, pos_weight):
+    # A misclassified infinite logit costs an infinite loss; the gradient is
+    # (1 + (q - 1) y) sigmoid(x) - q y, finite. NaN only where 0 * inf is
+    # PyTorch's answer too: +inf with y = 1, -inf with y = 0.
+    x = np.array([np.inf, np.inf, -np.inf, -np.inf, np.inf, -np.inf], dtype)
+    y = np.array([0, 0.25, 1, 0.25, 1, 0], dtype)
+    q = 1.0 if pos_weight is None else pos_weight
+    kw = {} if pos_weight is None else dict(pos_weight=np.array([pos_weight], dtype))
+    v, g = simloss.binary_cross_entropy_with_logits(x, y, reduction="none", grad=True, **kw)
+    assert np.all(np.isposinf(v[:4])) and np.all(np.isnan(v[4:]))
+    sigmoid = (x > 0).astype(np.float64)
+    np.testing.assert_array_equal(g, (1 + (q - 1) * y) * sigmoid - q * y)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
 def test_bce_matches_reference_including_0_and_1(reduction, dtype, rtol):
@@ -233,7 +249,7 @@ def test_sigmoid_focal_matches_reference(gamma, alpha):
     np.testing.assert_allclose(g, ref.sigmoid_focal_loss_grad(x, y, alpha=alpha, gamma=gamma, reduction="none"), rtol=1e-10, atol=1e-300)
 
 
-@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-11), (np.float32, 3e-6)])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-14), (np.float32, 3e-6)])
 @pytest.mark.parametrize("gamma", [0.5, 2.0])
 def test_sigmoid_focal_tiny_losses_keep_their_digits(dtype, rtol, gamma):
     # As test_bce_with_logits_tiny_losses_keep_their_digits: the focal loss

@@ -14,7 +14,7 @@
 //
 // from logits, pos_weight q:
 //     loss = (1 - y) x + (1 + (q - 1) y) softplus(-x)
-//          = max(x, 0) - x y + log1p(e^-|x|) + (q - 1) y softplus(-x)
+//          = |x| (x > 0 ? 1 - y : y) + log1p(e^-|x|) + (q - 1) y softplus(-x)
 //     d/dx = (1 - y) sigmoid(x) - q y sigmoid(-x)
 // from probabilities p:
 //     loss = -(y max(log p, -100) + (1 - y) max(log(1 - p), -100))
@@ -149,19 +149,21 @@ enum LogitsTerm: BinaryTerm {
   @inlinable @inline(__always)
   static func evaluate<T: SimLossFloat>(_ x: T, _ e: T, _ y: T, _ q: T, _: T, _: T, scale: T) -> (T, T) {
     let scaledSigmoidAbs = scale / (1 + e)
-    // (1 - y) x + softplus(-x) as max(x, 0) - x y + log1p(e), plus for
-    // pos_weight (q - 1) y softplus(-x): the first form loses the tiny loss
-    // of a well-classified negative (x = -30, y = 0: -30 + (30 + 9e-14) is
-    // 0), this one keeps its digits on both sides, with log1p(e) added in
-    // one rounding. The q == 1 select folds the term away when q is the
-    // constant 1: 0 * y is not 0 to the compiler (y may be NaN).
-    let base = T.fastLog1pUnit(e, plus: (x > 0 ? x : 0).addingProduct(-x, y))
+    let oneMinusY = 1 - y, qy = q * y
+    // (1 - y) x + softplus(-x) as |x| ((1 - y) for x > 0, y otherwise)
+    // + log1p(e), plus for pos_weight (q - 1) y softplus(-x): the first form
+    // loses the tiny loss of a well-classified negative (x = -30, y = 0:
+    // -30 + (30 + 9e-14) is 0), this one keeps its digits on both sides,
+    // with log1p(e) added in one rounding; and an infinite logit gives an
+    // infinite loss (max(x, 0) - x y, fused, was inf - inf, NaN). The
+    // q == 1 select folds the term away when q is the constant 1: 0 * y is
+    // not 0 to the compiler (y may be NaN).
+    let base = T.fastLog1pUnit(e, plus: abs(x) * (x > 0 ? oneMinusY : y))
     let value = q == 1 ? base : base + (q - 1) * y * T.fastLog1pUnit(e, plus: x < 0 ? -x : 0)
     // (1 - y) sigmoid(x) - q y sigmoid(-x), with sigmoid(|x|) = s and
     // sigmoid(-|x|) = e s factored out: s ((1 - y) - q y e) for x >= 0 and
     // s ((1 - y) e - q y) for x < 0, each bracket one rounding. (The
     // shorter sigmoid(x) - y cancels where the loss is small.)
-    let oneMinusY = 1 - y, qy = q * y
     let bracket = x >= 0 ? oneMinusY.addingProduct(-qy, e) : (-qy).addingProduct(e, oneMinusY)
     return (value, scaledSigmoidAbs * bracket)
   }
