@@ -72,6 +72,11 @@ private func firstBytes(of path: String, _ capacity: Int) -> Substring {
   }
 }
 
+/// `scratchByteLimit` as the error messages name it.
+@usableFromInline var limitOfTemporaries: String {
+  "the limit of temporaries, \(scratchByteLimit >> 20) MiB (half the usable memory, at most 64 GiB)"
+}
+
 /// The bytes `Scratch` holds now, for every call in flight.
 let scratchBytesHeld = Atomic<Int>(0)
 
@@ -189,8 +194,7 @@ func scratchCount(_ what: String, _ factors: Int...) throws -> Int {
       throw SimLossError(
         .outOfMemory,
         "\(what): scratch of \(factors.map(String.init).joined(separator: " x ")) elements "
-          + "exceeds the limit of temporaries, \(scratchByteLimit >> 20) MiB "
-          + "(half the usable memory, at most 64 GiB)")
+          + "exceeds \(limitOfTemporaries)")
     }
     total = p
   }
@@ -205,8 +209,7 @@ func scratchSum(_ what: String, _ counts: [Int]) throws -> Int {
     guard !overflow, s <= scratchByteLimit / 8 else {
       throw SimLossError(
         .outOfMemory,
-        "\(what): scratch exceeds the limit of temporaries, \(scratchByteLimit >> 20) MiB "
-          + "(half the usable memory, at most 64 GiB)")
+        "\(what): scratch exceeds \(limitOfTemporaries)")
     }
     total = s
   }
@@ -241,9 +244,7 @@ struct ScratchLayout {
     guard lines <= (scratchByteLimit &- offset) / 64 else {
       throw SimLossError(
         .outOfMemory,
-        "\(what): scratch of \(count) elements of \(MemoryLayout<E>.stride) bytes "
-          + "exceeds the limit of temporaries, \(scratchByteLimit >> 20) MiB "
-          + "(half the usable memory, at most 64 GiB)")
+        "\(what): scratch of \(count) elements of \(MemoryLayout<E>.stride) bytes exceeds \(limitOfTemporaries)")
     }
     bytes = offset &+ (max(0, count) &* MemoryLayout<E>.stride &+ 63) & ~63
     return ScratchSlice(offset: offset, count: count)
