@@ -64,16 +64,17 @@ let package = Package(
     // MARK: - Public API
     .target(
       name: "SimLossCore",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics"), "CCacheControl"],
+      dependencies: [.product(name: "RealModule", package: "swift-numerics"), "CProcessorHints"],
       swiftSettings: kernelFlags
     ),
 
     // MARK: - Implementation details
     // Static inline C functions for what Swift has no intrinsic for: the
-    // prefetch hint (SSIM prefetches the input rows it will read next) and
-    // non-temporal stores (cross-entropy streams its gradient)
-    // (Sources/CCacheControl/cache_control.h). No C types reach the core.
-    .systemLibrary(name: "CCacheControl", path: "Sources/CCacheControl"),
+    // prefetch hint (SSIM prefetches the input rows it will read next),
+    // non-temporal stores (cross-entropy streams its gradient) and the
+    // spin-wait hint (WorkerPool) (Sources/CProcessorHints/processor_hints.h).
+    // No C types reach the core.
+    .systemLibrary(name: "CProcessorHints", path: "Sources/CProcessorHints"),
     // The hand-written header, imported into Swift so that every @c
     // @implementation is checked against it by the compiler.
     .systemLibrary(name: "CSimLoss", path: "include"),
@@ -97,6 +98,8 @@ let package = Package(
         // Release only: these flags would also reach the test executables.
         // lld keeps the dynamic symbol table to the version script's list
         // (the default gold linker also lists local Swift metadata there).
+        // nodelete: dlclose must not unmap the code that WorkerPool's
+        // threads run for the life of the process.
         .unsafeFlags([
           "-use-ld=lld",
           "-Xlinker", "-soname=libsimloss.so.\(abiVersion())",

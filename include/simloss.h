@@ -293,6 +293,15 @@ typedef enum simloss_reduction {
  *  the default: the SIMLOSS_NUM_THREADS environment variable if it holds a
  *  positive integer, else the number of processors this process may run on.
  *  Takes effect for calls that start afterwards. Results do not depend on it.
+ *  The calling thread computes too: n threads means n - 1 worker threads,
+ *  started by the first call that uses them and kept for the process's
+ *  life. After a call, an idle worker waits actively (spinning) for the next
+ *  call for 1 ms, then sleeps; the SIMLOSS_WAIT_US environment variable
+ *  (read once, 0 to 10000000 microseconds) changes that time, 0 to sleep at
+ *  once. (Waking a sleeping thread costs 15 to 40 us on virtual machines.)
+ *  A call made while another thread's call uses the workers runs on its
+ *  own thread alone. A child process created by fork() starts workers of
+ *  its own when it first needs them.
  *  @return SIMLOSS_OK; SIMLOSS_ERROR_INVALID_ARGUMENT for n < 0 or
  *          n > 1024. Since 0.1 */
 SIMLOSS_API simloss_status simloss_set_num_threads(int n);

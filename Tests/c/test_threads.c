@@ -1,6 +1,11 @@
 /* simloss.h, "Common options": results are bitwise the same for any thread
- * count, and calls from many threads at once are safe. */
+ * count, calls from many threads at once are safe, and a child process
+ * after fork() computes on threads of its own. */
+#define _DEFAULT_SOURCE
+#include <dirent.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -82,10 +87,52 @@ static void test_concurrent_calls(void) {
   for (int i = 0; i < 4; i++) CHECK(ok[i]);
 }
 
+/* The threads of this process, from /proc/self/task. */
+static int thread_count(void) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
+/* fork() copies only the calling thread: the parent's worker threads are
+ * not in the child. The child's calls must neither wait for them nor run
+ * on one thread for good: they start workers of their own. */
+static void test_fork_child_computes_on_its_own_workers(void) {
+  setup();
+  CHECK_OK(simloss_set_num_threads(1));
+  run_all(serial_values, serial_grads);
+  CHECK_OK(simloss_set_num_threads(2));
+  static float g[5 * COUNT];
+  double v[5];
+  run_all(v, g); /* the parent's workers start */
+  CHECK(thread_count() >= 2);
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    alarm(60); /* a child that hangs dies, and fails the test */
+    int single = thread_count() == 1;
+    run_all(v, g);
+    int same = memcmp(v, serial_values, sizeof v) == 0 && memcmp(g, serial_grads, sizeof g) == 0;
+    _exit(single && same && thread_count() >= 2 ? 0 : 1);
+  }
+  CHECK(child > 0);
+  int status = 0;
+  CHECK(waitpid(child, &status, 0) == child);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    FAIL("child: %s %d", WIFEXITED(status) ? "exit status" : "signal",
+         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  CHECK_OK(simloss_set_num_threads(0));
+}
+
 int main(void) {
   static const test_case tests[] = {
     TEST(test_threads_bitwise_equal),
     TEST(test_concurrent_calls),
+    TEST(test_fork_child_computes_on_its_own_workers),
   };
   return RUN_TESTS(tests);
 }

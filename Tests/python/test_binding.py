@@ -172,6 +172,28 @@ print("alive")
     assert done.stdout.strip() == "alive"
 
 
+def test_forked_child_computes_after_the_parent_did():
+    # multiprocessing's fork start method (PyTorch's DataLoader workers on
+    # Linux) copies only the calling thread: the child must not wait for
+    # the parent's worker threads (test_threads.c checks that it starts its own).
+    script = r"""
+import os, numpy as np, simloss
+simloss.set_num_threads(2)
+x = np.random.RandomState(1).rand(8, 3, 64, 64).astype(np.float32)
+y = np.random.RandomState(2).rand(8, 3, 64, 64).astype(np.float32)
+want = simloss.ssim(x, y, grad=True)
+pid = os.fork()
+if pid == 0:
+    got = simloss.ssim(x, y, grad=True)
+    os._exit(0 if got[0] == want[0] and np.array_equal(got[1], want[1]) else 1)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "child 0"
+
+
 def test_threads_calling_at_once_give_serial_results():
     rng = np.random.RandomState(4)
     inputs = [(rng.rand(2, 3, 64, 64).astype(np.float32), rng.rand(2, 3, 64, 64).astype(np.float32))

@@ -1,4 +1,4 @@
-import CCacheControl
+import CProcessorHints
 import RealModule
 
 /// The kernels of categorical cross-entropy (see CrossEntropy.swift for the

@@ -454,8 +454,8 @@ func msSSIMPlanes<T: SimLossFloat>(
       // One plane per block, so that a batch's planes finish in
       // parallel; a single plane runs on this thread, and its large
       // levels' bands then spread over every thread (inside a block
-      // they would run one after another: libdispatch gives a nested
-      // concurrentPerform only this thread).
+      // they would run one after another: a nested forEachBlock runs on
+      // its own thread only, WorkerPool being in use).
       try forEachBlock(group, doubles: blockScratch, ints: g0.kernelSlotCount, what: "MS-SSIM") { k, s, slots in
         finishPlane(k, s, slots)
       }

@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -52,8 +51,8 @@ public enum Threads {
   }
 }
 
-/// Lets a closure that is known to be safe to call from several threads
-/// (each call touches its own blocks) cross Dispatch's `@Sendable` boundary.
+/// A closure that is known to be safe to call from several threads (each
+/// call touches its own blocks), as `WorkerPool` hands it to its threads.
 @usableFromInline
 struct ConcurrentBody: @unchecked Sendable {
   @usableFromInline let body: (Int, Int) -> Void
@@ -68,11 +67,12 @@ func blockWorkers(_ blockCount: Int) -> Int {
 }
 
 /// Runs `body(b)` for every block `b` in `0..<blockCount`, on up to
-/// `Threads.count` threads, each taking the next block not yet taken. On a
-/// shared machine a thread can lose its core for a while; with contiguous
-/// runs fixed in advance the call then waited for it, with blocks taken in
-/// turn the other threads take up its share. (Which thread runs a block
-/// never changes a result: each block writes its own partial sum.)
+/// `Threads.count` threads (this one and `WorkerPool`'s), each taking the
+/// next block not yet taken. On a shared machine a thread can lose its core
+/// for a while; with contiguous runs fixed in advance the call then waited
+/// for it, with blocks taken in turn the other threads take up its share.
+/// (Which thread runs a block never changes a result: each block writes its
+/// own partial sum.)
 @inlinable
 func forEachBlock(_ blockCount: Int, _ body: (Int) -> Void) {
   forEachBlock(blockCount, workers: blockWorkers(blockCount)) { b, _ in body(b) }
@@ -80,22 +80,19 @@ func forEachBlock(_ blockCount: Int, _ body: (Int) -> Void) {
 
 /// The same on `workers` threads (fixed by the caller, who may have set up
 /// something per worker), telling each block the worker that runs it, in
-/// `0..<max(1, workers)`.
+/// `0..<max(1, workers)`. All on this thread when the pool is in use (a
+/// call from another thread, or from inside a block).
 @inlinable
 func forEachBlock(_ blockCount: Int, workers: Int, _ body: (_ block: Int, _ worker: Int) -> Void) {
-  if workers <= 1 || blockCount <= 1 {
-    for b in 0..<blockCount { body(b, 0) }
-    return
-  }
-  let next = Atomic<Int>(0)
-  withoutActuallyEscaping(body) { body in
-    let shared = ConcurrentBody(body)
-    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-      while true {
-        let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        if b >= blockCount { break }
-        shared.body(b, worker)
-      }
-    }
+  if workers > 1 && blockCount > 1 && runOnPool(blockCount, workers: workers, body) { return }
+  for b in 0..<blockCount { body(b, 0) }
+}
+
+/// Not inlinable: one copy of the pool's code, whatever the kernel target.
+@usableFromInline
+func runOnPool(_ blockCount: Int, workers: Int, _ body: (Int, Int) -> Void) -> Bool {
+  let pool = WorkerPool.shared(helpers: workers &- 1)
+  return withoutActuallyEscaping(body) { body in
+    withUnsafePointer(to: ConcurrentBody(body)) { pool.run(blockCount, workers: workers, $0) }
   }
 }

@@ -1,10 +1,11 @@
-/* Cache control for SimLossCore, which Swift has no intrinsics for: the
- * compiler's prefetch hint and non-temporal stores (used by SSIM/PlaneIO.swift
- * and Support/CacheControl.swift). Header only: nothing is linked, and the
+/* Hints to the processor for SimLossCore, which Swift has no intrinsics
+ * for: the compiler's prefetch hint and non-temporal stores (used by
+ * SSIM/PlaneIO.swift and Support/ProcessorHints.swift), and the spin-wait
+ * hint (Support/WorkerPool.swift). Header only: nothing is linked, and the
  * functions inline into the Swift code that calls them, compiled for its
  * target (AVX2, or AVX-512 in SimLossAVX512). */
-#ifndef SIMLOSS_CACHE_CONTROL_H
-#define SIMLOSS_CACHE_CONTROL_H
+#ifndef SIMLOSS_PROCESSOR_HINTS_H
+#define SIMLOSS_PROCESSOR_HINTS_H
 
 /* Asks for the cache line holding p to be brought into L2: a hint, which
  * cannot fault, even for an address no mapping holds, and cannot change a
@@ -30,5 +31,11 @@ static inline void simloss_stream_double8(double *p, simloss_double8 v) {
   __builtin_nontemporal_store(v, (simloss_double8 *)p);
 }
 static inline void simloss_store_fence(void) { __builtin_ia32_sfence(); }
+
+/* In a loop that waits for another thread's store: tells the core so
+ * (x86 pause), which then issues the loop's loads slower, leaves the
+ * execution units to a sibling hyperthread, and does not mis-speculate the
+ * loop's exit. */
+static inline void simloss_spin_pause(void) { __builtin_ia32_pause(); }
 
 #endif
