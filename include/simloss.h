@@ -299,6 +299,7 @@ typedef enum simloss_reduction {
  *  call for 1 ms, then sleeps; the SIMLOSS_WAIT_US environment variable
  *  (read once, 0 to 10000000 microseconds) changes that time, 0 to sleep at
  *  once. (Waking a sleeping thread costs 15 to 40 us on virtual machines.)
+ *  With as many workers as processors online or more, they sleep at once.
  *  A call made while another thread's call uses the workers runs on its
  *  own thread alone. A child process created by fork() starts workers of
  *  its own when it first needs them.

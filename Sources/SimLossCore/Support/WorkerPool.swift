@@ -40,6 +40,9 @@ final class WorkerPool: @unchecked Sendable {
     return 1_000_000
   }()
 
+  /// The processors online, read once (sysconf reads a file).
+  static let processors = Threads.availableProcessors()
+
   /// Set by the first caller that finds the pool free; cleared on return.
   let busy = Atomic<Bool>(false)
   /// Counts the calls published; a worker runs each new value once.
@@ -173,9 +176,13 @@ final class WorkerPool: @unchecked Sendable {
   }
 
   /// Returns the first generation after `seen`: watched for `activeWait`,
-  /// then waited for asleep.
+  /// then waited for asleep. Asleep at once when there are more workers
+  /// than processors besides the caller's: spinning workers would then
+  /// take the processors from the caller and from each other (libgomp
+  /// shortens its spin in that case too).
   func waitForCall(after seen: Int) -> Int {
-    let deadline = Self.now() &+ Self.activeWait
+    let oversubscribed = started.load(ordering: .relaxed) >= Self.processors
+    let deadline = Self.now() &+ (oversubscribed ? 0 : Self.activeWait)
     var polls = 0
     while true {
       let g = generation.load(ordering: .acquiring)
