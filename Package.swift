@@ -64,7 +64,7 @@ let package = Package(
     // MARK: - Public API
     .target(
       name: "SimLossCore",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics"), "CProcessorHints"],
+      dependencies: [.product(name: "RealModule", package: "swift-numerics"), "CSystemShims"],
       swiftSettings: kernelFlags
     ),
 
@@ -72,9 +72,9 @@ let package = Package(
     // Static inline C functions for what Swift has no intrinsic for: the
     // prefetch hint (SSIM prefetches the input rows it will read next),
     // non-temporal stores (cross-entropy streams its gradient) and the
-    // spin-wait hint (WorkerPool) (Sources/CProcessorHints/processor_hints.h).
+    // spin-wait hint (WorkerPool) (Sources/CSystemShims/system_shims.h).
     // No C types reach the core.
-    .systemLibrary(name: "CProcessorHints", path: "Sources/CProcessorHints"),
+    .systemLibrary(name: "CSystemShims", path: "Sources/CSystemShims"),
     // The hand-written header, imported into Swift so that every @c
     // @implementation is checked against it by the compiler.
     .systemLibrary(name: "CSimLoss", path: "include"),

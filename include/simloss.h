@@ -295,14 +295,17 @@ typedef enum simloss_reduction {
  *  Takes effect for calls that start afterwards. Results do not depend on it.
  *  The calling thread computes too: n threads means n - 1 worker threads,
  *  started by the first call that uses them and kept for the process's
- *  life. After a call, an idle worker waits actively (spinning) for the next
- *  call for 1 ms, then sleeps; the SIMLOSS_WAIT_US environment variable
- *  (read once, 0 to 10000000 microseconds) changes that time, 0 to sleep at
- *  once. (Waking a sleeping thread costs 15 to 40 us on virtual machines.)
- *  With as many workers as processors online or more, they sleep at once.
- *  A call made while another thread's call uses the workers runs on its
- *  own thread alone. A child process created by fork() starts workers of
- *  its own when it first needs them.
+ *  life, with ordinary scheduling and the main thread's processor affinity.
+ *  After a call, an idle worker waits actively (spinning) for the next call
+ *  for 1 ms, then sleeps; the SIMLOSS_WAIT_US environment variable (read
+ *  once, 0 to 10000000 microseconds) changes that time, 0 to sleep at once.
+ *  (Waking a sleeping thread costs 15 to 40 us on virtual machines.) Only
+ *  the first (processors - 1) workers spin. A call made while another
+ *  thread's call uses the workers runs on its own thread alone, and for
+ *  10 ms after it no worker spins (the processors are then wanted by the
+ *  calling threads). Workers block asynchronous signals only: a fault in a
+ *  worker reaches the application's handler. A child process created by
+ *  fork() starts workers of its own when it first needs them.
  *  @return SIMLOSS_OK; SIMLOSS_ERROR_INVALID_ARGUMENT for n < 0 or
  *          n > 1024. Since 0.1 */
 SIMLOSS_API simloss_status simloss_set_num_threads(int n);

@@ -1,9 +1,14 @@
 /* simloss.h, "Common options": results are bitwise the same for any thread
- * count, calls from many threads at once are safe, and a child process
- * after fork() computes on threads of its own. */
-#define _DEFAULT_SOURCE
+ * count, calls from many threads at once are safe, a child process after
+ * fork() computes on threads of its own, and the worker threads neither
+ * hide faults from the application's handler nor keep the affinity of the
+ * thread that started them. */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,8 +133,135 @@ static void test_fork_child_computes_on_its_own_workers(void) {
   CHECK_OK(simloss_set_num_threads(0));
 }
 
+/* Runs `body` in a child process, which must exit with `expected`; the child
+ * dies by SIGALRM if it hangs. */
+static void in_child(void (*body)(void), int expected, const char *what) {
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    alarm(60);
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) != child) {
+    FAIL("%s: fork or waitpid failed", what);
+    return;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != expected)
+    FAIL("%s: child %s %d, expected exit status %d", what, WIFEXITED(status) ? "exit status" : "signal",
+         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), expected);
+}
+
+/* fork() copies the Swift runtime's cached thread id of the thread that
+ * forks; before the library repaired it (WorkerPool.swift), a child whose
+ * first use of a code path ran on several threads hung about one time in
+ * four with 4 threads (a worker waited for ever for a runtime lock the
+ * forking thread held). Each child here is such a first use: the parent
+ * has made no call before this test. */
+static void first_calls_in_a_child(void) {
+  static float g4[COUNT], g1[COUNT];
+  simloss_tensor p, t, gt;
+  simloss_tensor_init_nchw(&p, P, SIMLOSS_FLOAT32, N, C, H, W);
+  simloss_tensor_init_nchw(&t, T, SIMLOSS_FLOAT32, N, C, H, W);
+  double v4, v1;
+  CHECK_OK(simloss_set_num_threads(4));
+  simloss_tensor_init_nchw(&gt, g4, SIMLOSS_FLOAT32, N, C, H, W);
+  if (simloss_l1(&p, &t, NULL, NULL, &v4, 1, &gt) != SIMLOSS_OK) _exit(2);
+  CHECK_OK(simloss_set_num_threads(1));
+  simloss_tensor_init_nchw(&gt, g1, SIMLOSS_FLOAT32, N, C, H, W);
+  if (simloss_l1(&p, &t, NULL, NULL, &v1, 1, &gt) != SIMLOSS_OK) _exit(2);
+  _exit(v4 == v1 && memcmp(g4, g1, sizeof g1) == 0 ? 0 : 1);
+}
+
+static void test_forked_children_first_parallel_calls(void) {
+  setup();
+  for (int i = 0; i < 12; i++) in_child(first_calls_in_a_child, 0, "first calls");
+}
+
+/* A crash reporter's (or a garbage collector's) SIGSEGV handler: a fault in
+ * a worker must reach it, not kill the process with the default action, as
+ * it does when the faulting thread blocks the signal. */
+static void segv_handler(int sig) {
+  (void)sig;
+  _exit(42);
+}
+
+static void fault_in_some_thread(void) {
+  CHECK_OK(simloss_set_num_threads(4));
+  long page = sysconf(_SC_PAGESIZE);
+  size_t bytes = ((sizeof(float) * COUNT + (size_t)page - 1) / (size_t)page + 1) * (size_t)page;
+  float *g = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (g == MAP_FAILED) _exit(2);
+  /* The gradient runs into an unwritable page: its last block faults. */
+  float *start = (float *)((char *)g + bytes - (size_t)page) - COUNT + 16;
+  mprotect((char *)g + bytes - (size_t)page, (size_t)page, PROT_NONE);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = segv_handler;
+  sigaction(SIGSEGV, &sa, NULL);
+  simloss_tensor p, t, gt;
+  simloss_tensor_init_nchw(&p, P, SIMLOSS_FLOAT32, N, C, H, W);
+  simloss_tensor_init_nchw(&t, T, SIMLOSS_FLOAT32, N, C, H, W);
+  simloss_tensor_init_nchw(&gt, start, SIMLOSS_FLOAT32, N, C, H, W);
+  double v;
+  simloss_l1(&p, &t, NULL, NULL, &v, 1, &gt);
+  _exit(3); /* no fault: the test is wrong */
+}
+
+static void test_fault_in_a_worker_reaches_the_handler(void) {
+  setup();
+  /* Which thread takes the faulting block varies: several tries. */
+  for (int i = 0; i < 8; i++) in_child(fault_in_some_thread, 42, "fault");
+}
+
+/* The first call comes from a thread pinned to one processor; the workers
+ * it starts must not stay pinned there. */
+static void *pinned_first_call(void *arg) {
+  (void)arg;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &one);
+  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  static float g[5 * COUNT];
+  double v[5];
+  run_all(v, g);
+  return NULL;
+}
+
+static void workers_not_pinned(void) {
+  cpu_set_t process;
+  if (sched_getaffinity(getpid(), sizeof process, &process) != 0 || CPU_COUNT(&process) < 2) _exit(0);
+  CHECK_OK(simloss_set_num_threads(2));
+  pthread_t caller;
+  pthread_create(&caller, NULL, pinned_first_call, NULL);
+  pthread_join(caller, NULL);
+  /* Every thread left (the main one and the worker) may run where the
+   * process may. */
+  DIR *d = opendir("/proc/self/task");
+  if (!d) _exit(4);
+  int threads = 0, pinned = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (e->d_name[0] == '.') continue;
+    cpu_set_t mask;
+    threads++;
+    if (sched_getaffinity(atoi(e->d_name), sizeof mask, &mask) != 0 || !CPU_EQUAL(&mask, &process)) pinned++;
+  }
+  closedir(d);
+  _exit(threads >= 2 && pinned == 0 ? 0 : 5);
+}
+
+static void test_workers_take_the_process_affinity(void) {
+  setup();
+  in_child(workers_not_pinned, 0, "affinity");
+}
+
 int main(void) {
   static const test_case tests[] = {
+    /* First: it needs a parent that has made no call. */
+    TEST(test_forked_children_first_parallel_calls),
+    TEST(test_fault_in_a_worker_reaches_the_handler),
+    TEST(test_workers_take_the_process_affinity),
     TEST(test_threads_bitwise_equal),
     TEST(test_concurrent_calls),
     TEST(test_fork_child_computes_on_its_own_workers),

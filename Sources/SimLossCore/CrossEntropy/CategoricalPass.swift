@@ -1,4 +1,4 @@
-import CProcessorHints
+import CSystemShims
 import RealModule
 
 /// The kernels of categorical cross-entropy (see CrossEntropy.swift for the

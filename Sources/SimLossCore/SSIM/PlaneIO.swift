@@ -1,4 +1,4 @@
-import CProcessorHints
+import CSystemShims
 
 // Moving (image, channel) planes between the caller's strided views and the
 // Double rows the SSIM kernels work on; the BT.601 luma and its transpose.
@@ -117,7 +117,7 @@ struct PlaneIO<T: SimLossFloat> {
   /// `luma`, through the luma transpose to channels 0, 1, 2; prefetches the
   /// row `prefetchRowsAhead` below it for writing (SSIM forward+backward
   /// 8x3x256x256, one thread: 15.21 -> 14.82 ms; the haswell build's hint
-  /// is the read hint, see processor_hints.h).
+  /// is the read hint, see system_shims.h).
   func writeRow(n: Int, c: Int, h: Int, from src: UnsafePointer<Double>) {
     let w = width, s = view.strides[3]
     if !luma {

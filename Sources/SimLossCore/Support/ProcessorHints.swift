@@ -1,6 +1,6 @@
-import CProcessorHints
+import CSystemShims
 
-// What the loops over large tensors tell the caches (CProcessorHints): reads
+// What the loops over large tensors tell the caches (CSystemShims): reads
 // asked for ahead of their use, and writes that bypass the caches.
 
 /// Copies `count` elements from `src` to `dst` with non-temporal stores
@@ -10,7 +10,7 @@ import CProcessorHints
 /// For an output the call writes once and does not read again: an ordinary
 /// store to a line not in cache first reads the line from memory, so
 /// writing n bytes moves 2n; streamed, n. The caller calls
-/// `simloss_store_fence()` (CProcessorHints) before the results may be read
+/// `simloss_store_fence()` (CSystemShims) before the results may be read
 /// by another thread: these stores are weakly ordered.
 @inlinable @inline(__always)
 func streamRow<T: SimLossFloat>(_ dst: UnsafeMutablePointer<T>, from src: UnsafePointer<T>, count n: Int) {

@@ -1,3 +1,4 @@
+import CSystemShims
 import Synchronization
 
 #if canImport(Glibc)
@@ -43,11 +44,12 @@ public enum Threads {
     return availableProcessors()
   }()
 
-  /// The processors online. (sched_getaffinity, which would honour
-  /// `taskset`, is a GNU extension that Swift's Glibc module does not
-  /// import; SIMLOSS_NUM_THREADS covers that case.)
+  /// The processors the process may run on (its affinity: `taskset`), or
+  /// if the kernel does not say, those online. CPU quotas (a container's
+  /// cpu.max) are not read: SIMLOSS_NUM_THREADS covers that case.
   static func availableProcessors() -> Int {
-    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let allowed = Int(simloss_process_processors())
+    return allowed > 0 ? allowed : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
   }
 }
 
@@ -91,6 +93,10 @@ func forEachBlock(_ blockCount: Int, workers: Int, _ body: (_ block: Int, _ work
 /// Not inlinable: one copy of the pool's code, whatever the kernel target.
 @usableFromInline
 func runOnPool(_ blockCount: Int, workers: Int, _ body: (Int, Int) -> Void) -> Bool {
+  // Before any worker runs: in a forked child, this thread's runtime
+  // thread id may be the parent's (WorkerPool); here it holds no runtime
+  // lock.
+  simloss_repair_runtime_thread_id()
   let pool = WorkerPool.shared(helpers: workers &- 1)
   return withoutActuallyEscaping(body) { body in
     withUnsafePointer(to: ConcurrentBody(body)) { pool.run(blockCount, workers: workers, $0) }

@@ -1,4 +1,4 @@
-import CProcessorHints
+import CSystemShims
 import Synchronization
 
 #if canImport(Glibc)
@@ -12,22 +12,34 @@ import Glibc
 /// its share, slept until the last block was done. On these virtual
 /// machines a thread sleeping on an idle core takes 15-40 us to wake (the
 /// core is halted; measured with a futex, median 28 us), and a call paid
-/// that twice: BCE on 2^20 elements, two threads, took 0.43-0.49 ms (median)
-/// after a 0.3 ms pause against 0.38 ms back to back.
+/// that twice. Dispatch's threads also did not survive a fork: a forked
+/// child's calls ran on one thread, or hung.
 ///
 /// Here a worker that has run a call's blocks keeps watching for the next
 /// call for `activeWait` before it sleeps, as OpenMP runtimes do (libgomp
 /// spins for a few milliseconds by default, Intel's for 200 ms), and the
 /// caller waits for the workers' last blocks by watching, not sleeping. A
-/// call that finds the workers asleep wakes them and starts its blocks at
-/// once; they join when they are up. (Measured, BCE 2^20 on two threads
-/// after a 6 MiB memcpy, medians of 9 rounds: Dispatch 0.494 ms; this pool
-/// 0.462; the same without the watching, workers asleep at once, 0.527.)
+/// call that finds workers asleep wakes as many as it may use and starts
+/// its blocks at once; they join when they are up. (Measured, BCE 2^20 on
+/// two threads after a 6 MiB memcpy, medians of 21 rounds: Dispatch 0.709
+/// ms; this pool 0.469; the same with the workers asleep at once, 0.508.)
+///
+/// Only workers that have a processor of their own spin: the first
+/// `processors - 1`, and none while calls come from more than one thread
+/// (then a spinning worker would take a processor from a caller).
 ///
 /// One call at a time uses the pool: a call made while another runs (from
 /// another thread, or from inside a block) runs its blocks on its own
-/// thread. A child process after `fork` has none of the parent's threads;
-/// its first parallel call starts a pool of its own.
+/// thread. Nothing here holds a lock that a fork could leave locked in the
+/// child.
+///
+/// After `fork`, the child has none of the parent's threads; its first
+/// parallel call starts a pool of its own. Each parallel call first
+/// repairs the calling thread's Swift runtime thread id (system_shims.h):
+/// in the thread that forked it is the parent's, and a worker waiting for
+/// a runtime lock that thread held (a type's metadata, built on first use)
+/// waited for ever. A forked child's first call with 4 threads hung 6 times
+/// in 20 before the repair (with Dispatch's threads too, more rarely).
 @usableFromInline
 final class WorkerPool: @unchecked Sendable {
   /// How long, in nanoseconds, an idle worker watches for the next call
@@ -40,12 +52,20 @@ final class WorkerPool: @unchecked Sendable {
     return 1_000_000
   }()
 
-  /// The processors online, read once (sysconf reads a file).
+  /// The processors this process may run on, read once.
   static let processors = Threads.availableProcessors()
 
-  /// Set by the first caller that finds the pool free; cleared on return.
+  /// Worker threads at most: one for each thread a call may use besides
+  /// the caller.
+  static var capacity: Int { Threads.maximum &- 1 }
+
+  /// How long, in nanoseconds, idle workers sleep at once after a call
+  /// found the pool in use by another thread's call.
+  static var contentionPause: Int { 10_000_000 }
+
+  /// Set by the caller that has the pool; cleared when it returns.
   let busy = Atomic<Bool>(false)
-  /// Counts the calls published; a worker runs each new value once.
+  /// Counts the calls published; a worker looks at each new value once.
   let generation = Atomic<Int>(0)
   /// While a call is open to workers: its generation (the low 47 bits)
   /// times 2^16 plus the number of workers that joined it; 0 once the
@@ -56,13 +76,16 @@ final class WorkerPool: @unchecked Sendable {
   let next = Atomic<Int>(0)
   /// Workers that joined the current call and have finished their part.
   let finished = Atomic<Int>(0)
-  /// Workers asleep (or about to sleep) on `wake`.
-  let sleepers = Atomic<Int>(0)
-  /// Worker threads started.
-  let started = Atomic<Int>(0)
   /// Workers that may join the current call besides the caller (read by a
   /// worker before it joins, so an atomic of its own).
   let helpers = Atomic<Int>(0)
+  /// Worker slots claimed: a thread started in each, or being started, or
+  /// none if the system refused it.
+  let started = Atomic<Int>(0)
+  /// Set when the system refused a thread: none is asked for again.
+  let refused = Atomic<Bool>(false)
+  /// Until when (CLOCK_MONOTONIC, ns) idle workers sleep at once.
+  let noSpinUntil = Atomic<Int>(0)
 
   /// The current call's body (a `ConcurrentBody` on the caller's stack),
   /// written by the caller before it publishes the call and read by the
@@ -72,88 +95,134 @@ final class WorkerPool: @unchecked Sendable {
   nonisolated(unsafe) var body: UnsafePointer<ConcurrentBody>? = nil
   nonisolated(unsafe) var blockCount = 0
 
-  let mutex: UnsafeMutablePointer<pthread_mutex_t>
-  let wake: UnsafeMutablePointer<pthread_cond_t>
+  /// Per worker slot: whether its worker sleeps (set by the worker, cleared
+  /// by whoever wakes it), and the semaphore it sleeps on.
+  let sleeping: UnsafeMutablePointer<Atomic<Bool>>
+  let semaphores: UnsafeMutablePointer<sem_t>
 
   init() {
-    mutex = .allocate(capacity: 1)
-    wake = .allocate(capacity: 1)
-    pthread_mutex_init(mutex, nil)
-    pthread_cond_init(wake, nil)
+    sleeping = .allocate(capacity: Self.capacity)
+    semaphores = .allocate(capacity: Self.capacity)
+    for k in 0..<Self.capacity {
+      (sleeping + k).initialize(to: Atomic(false))
+      sem_init(semaphores + k, 0, 0)
+    }
   }
 
-  // Never deinitialised: the pool lives as long as the process (or, after a
-  // fork, is abandoned with the threads the child does not have).
+  /// Only a pool that lost the race to become `current`, which has no
+  /// threads, is ever deinitialised; `current` lives as long as the
+  /// process (or, after a fork, is abandoned in the child with the threads
+  /// the child does not have).
+  deinit {
+    for k in 0..<Self.capacity { sem_destroy(semaphores + k) }
+    sleeping.deinitialize(count: Self.capacity)
+    sleeping.deallocate()
+    semaphores.deallocate()
+  }
 
-  /// The pool of this process, or nil while the creation of a pool is
-  /// being retried after a fork.
-  nonisolated(unsafe) static var current: WorkerPool? = nil
-  /// Guards the creation of `current` (a spin lock: it is held for the
-  /// time of one allocation).
-  static let creating = Atomic<Bool>(false)
-  /// Whether the fork handler is installed.
+  /// The pool of this process: the address of an unmanaged, retained
+  /// `WorkerPool`, 0 until the first parallel call and in a child after a
+  /// fork. (An address, not a pointer: an atomic pointer is not Sendable.)
+  static let current = Atomic<Int>(0)
   static let forkHandlerInstalled = Atomic<Bool>(false)
 
-  /// The pool, with at least `helpers` worker threads started (fewer if the
-  /// system refuses more threads: the caller then runs more blocks).
+  /// The pool, with `helpers` worker slots or more (fewer if the system
+  /// refuses threads: the caller then runs more blocks).
   static func shared(helpers: Int) -> WorkerPool {
-    while creating.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged == false {
-      sched_yield()
-    }
-    defer { creating.store(false, ordering: .releasing) }
-    if !forkHandlerInstalled.load(ordering: .relaxed) {
-      forkHandlerInstalled.store(true, ordering: .relaxed)
+    if !forkHandlerInstalled.load(ordering: .acquiring),
+      forkHandlerInstalled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    {
       // In a child, the parent's worker threads do not exist: forget the
-      // pool (its memory is the child's copy, left as it is) so that the
-      // next call starts another. The creation lock, if another thread of
-      // the parent held it at the fork, is released for the same reason.
-      pthread_atfork(nil, nil) {
-        WorkerPool.current = nil
-        WorkerPool.creating.store(false, ordering: .relaxed)
-      }
+      // pool (the child's copy is left as it is) so that the next call
+      // starts another. Should the handler fail to install (no memory), a
+      // child would use the copy: it has no workers, so each of its calls
+      // runs on its own thread, with the same results.
+      _ = pthread_atfork(nil, nil) { WorkerPool.current.store(0, ordering: .relaxed) }
     }
     let pool: WorkerPool
-    if let p = current {
-      pool = p
+    if let p = UnsafeRawPointer(bitPattern: current.load(ordering: .acquiring)) {
+      pool = Unmanaged<WorkerPool>.fromOpaque(p).takeUnretainedValue()
     } else {
-      pool = WorkerPool()
-      current = pool
+      let made = Unmanaged.passRetained(WorkerPool())
+      let (exchanged, other) = current.compareExchange(
+        expected: 0, desired: Int(bitPattern: made.toOpaque()), ordering: .acquiringAndReleasing)
+      if exchanged {
+        pool = made.takeUnretainedValue()
+      } else {
+        made.release()
+        pool = Unmanaged<WorkerPool>.fromOpaque(UnsafeRawPointer(bitPattern: other)!).takeUnretainedValue()
+      }
     }
-    while pool.started.load(ordering: .relaxed) < helpers {
-      guard pool.startWorker() else { break }
-    }
+    pool.startWorkers(upTo: min(helpers, capacity))
     return pool
   }
 
-  /// Starts one more worker thread; false if the system refuses it.
-  func startWorker() -> Bool {
+  /// Claims slots and starts a worker in each until there are `count`.
+  func startWorkers(upTo count: Int) {
+    while true {
+      let s = started.load(ordering: .relaxed)
+      if s >= count || refused.load(ordering: .relaxed) { return }
+      guard started.compareExchange(expected: s, desired: s &+ 1, ordering: .relaxed).exchanged else { continue }
+      if !startWorker(slot: s) {
+        // The slot stays empty: no one waits for a worker there.
+        refused.store(true, ordering: .relaxed)
+        return
+      }
+    }
+  }
+
+  /// What a new worker thread is handed.
+  final class Start {
+    let pool: WorkerPool
+    let slot: Int
+    init(_ pool: WorkerPool, _ slot: Int) {
+      self.pool = pool
+      self.slot = slot
+    }
+  }
+
+  /// Starts the worker of `slot`; false if the system refuses the thread.
+  func startWorker(slot: Int) -> Bool {
     var thread = pthread_t()
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
     defer { pthread_attr_destroy(&attributes) }
     pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-    let context = Unmanaged.passRetained(self).toOpaque()
+    // Ordinary scheduling, whatever the policy of the thread that happens
+    // to make the first call (a real-time one would otherwise pass on).
+    var parameters = sched_param()
+    parameters.sched_priority = 0
+    pthread_attr_setinheritsched(&attributes, Int32(PTHREAD_EXPLICIT_SCHED))
+    pthread_attr_setschedpolicy(&attributes, SCHED_OTHER)
+    pthread_attr_setschedparam(&attributes, &parameters)
+    let context = Unmanaged.passRetained(Start(self, slot)).toOpaque()
     let status = pthread_create(&thread, &attributes, { context in
-      // Signals go to the application's threads, not to these.
-      var all = sigset_t()
-      sigfillset(&all)
-      pthread_sigmask(SIG_BLOCK, &all, nil)
-      Unmanaged<WorkerPool>.fromOpaque(context!).takeRetainedValue().workerLoop()
+      // Asynchronous signals go to the application's threads. Those the
+      // code itself raises stay unblocked, as in Dispatch's threads: a
+      // blocked SIGSEGV kills the process without running its handler.
+      var blocked = sigset_t()
+      sigfillset(&blocked)
+      for signal in [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGPIPE, SIGPROF] {
+        sigdelset(&blocked, signal)
+      }
+      pthread_sigmask(SIG_BLOCK, &blocked, nil)
+      simloss_take_process_affinity()
+      let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+      start.pool.workerLoop(slot: start.slot)
     }, context)
     guard status == 0 else {
-      Unmanaged<WorkerPool>.fromOpaque(context).release()
+      Unmanaged<Start>.fromOpaque(context).release()
       return false
     }
-    started.add(1, ordering: .relaxed)
     return true
   }
 
   /// A worker: waits for a call, joins it if there is room, runs blocks
   /// until none is left.
-  func workerLoop() -> Never {
+  func workerLoop(slot: Int) -> Never {
     var seen = generation.load(ordering: .acquiring)
     while true {
-      seen = waitForCall(after: seen)
+      seen = waitForCall(after: seen, slot: slot)
       var e = entry.load(ordering: .acquiring)
       var index = -1
       while e >> 16 == seen & Self.generationMask && e & 0xFFFF < helpers.load(ordering: .relaxed) {
@@ -175,35 +244,36 @@ final class WorkerPool: @unchecked Sendable {
     }
   }
 
-  /// Returns the first generation after `seen`: watched for `activeWait`,
-  /// then waited for asleep. Asleep at once when there are more workers
-  /// than processors besides the caller's: spinning workers would then
-  /// take the processors from the caller and from each other (libgomp
-  /// shortens its spin in that case too).
-  func waitForCall(after seen: Int) -> Int {
-    let oversubscribed = started.load(ordering: .relaxed) >= Self.processors
-    let deadline = Self.now() &+ (oversubscribed ? 0 : Self.activeWait)
-    var polls = 0
-    while true {
-      let g = generation.load(ordering: .acquiring)
-      if g != seen { return g }
-      polls &+= 1
-      if polls & 63 == 0 && Self.now() > deadline { break }
-      simloss_spin_pause()
+  /// Returns the first generation after `seen`: watched for `activeWait`
+  /// if this worker has a processor of its own and calls come from one
+  /// thread at a time, then waited for asleep.
+  func waitForCall(after seen: Int, slot: Int) -> Int {
+    if Self.activeWait > 0 && slot < Self.processors &- 1 {
+      let deadline = Self.now() &+ Self.activeWait
+      var polls = 0
+      while true {
+        let g = generation.load(ordering: .acquiring)
+        if g != seen { return g }
+        polls &+= 1
+        if polls & 63 == 0 {
+          let t = Self.now()
+          if t > deadline || t < noSpinUntil.load(ordering: .relaxed) { break }
+        }
+        simloss_spin_pause()
+      }
     }
-    pthread_mutex_lock(mutex)
-    defer { pthread_mutex_unlock(mutex) }
-    // Counted before the generation is read again: a caller that publishes
-    // after this read sees the sleeper and signals (both sequentially
-    // consistent), so no wake-up is lost.
-    sleepers.add(1, ordering: .sequentiallyConsistent)
-    var g = generation.load(ordering: .sequentiallyConsistent)
-    while g == seen {
-      pthread_cond_wait(wake, mutex)
-      g = generation.load(ordering: .sequentiallyConsistent)
+    // Marked asleep before the generation is read again, and a caller
+    // publishes before it reads the mark (all sequentially consistent): so
+    // either this reads the new generation or the caller sees the mark and
+    // posts. Whichever clears the mark first decides.
+    sleeping[slot].store(true, ordering: .sequentiallyConsistent)
+    if generation.load(ordering: .sequentiallyConsistent) != seen,
+      sleeping[slot].exchange(false, ordering: .sequentiallyConsistent)
+    {
+      return generation.load(ordering: .acquiring)
     }
-    sleepers.subtract(1, ordering: .relaxed)
-    return g
+    while sem_wait(semaphores + slot) != 0 {}  // interrupted: wait again
+    return generation.load(ordering: .acquiring)
   }
 
   static func now() -> Int {
@@ -216,20 +286,25 @@ final class WorkerPool: @unchecked Sendable {
   /// to `workers - 1` pool threads. False, having run nothing, if the pool
   /// is in use by another call.
   func run(_ blockCount: Int, workers: Int, _ body: UnsafePointer<ConcurrentBody>) -> Bool {
-    guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+    guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+      noSpinUntil.store(Self.now() &+ Self.contentionPause, ordering: .relaxed)
+      return false
+    }
     defer { busy.store(false, ordering: .releasing) }
     self.body = body
     self.blockCount = blockCount
-    helpers.store(min(workers &- 1, 0xFFFF), ordering: .relaxed)
+    let helpers = min(workers &- 1, 0xFFFF)
+    self.helpers.store(helpers, ordering: .relaxed)
     next.store(0, ordering: .relaxed)
     finished.store(0, ordering: .relaxed)
     let g = generation.load(ordering: .relaxed) &+ 1
     entry.store((g & Self.generationMask) << 16, ordering: .releasing)
     generation.store(g, ordering: .sequentiallyConsistent)
-    if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-      pthread_mutex_lock(mutex)
-      pthread_cond_broadcast(wake)
-      pthread_mutex_unlock(mutex)
+    // Wake the sleepers among the workers this call may use (see
+    // waitForCall).
+    for k in 0..<min(helpers, started.load(ordering: .relaxed))
+    where sleeping[k].load(ordering: .sequentiallyConsistent) {
+      if sleeping[k].exchange(false, ordering: .sequentiallyConsistent) { sem_post(semaphores + k) }
     }
     while true {
       let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
