@@ -517,7 +517,14 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       // position.) An ignored position's loss is 0 even where its logits
       // are NaN, and with smoothing its B holds the smoothing terms.
       for i in 0..<n { factor[i] = T.fastLog(sum[i]) }
-      if soft == nil {
+      if soft == nil && !weights.given && eps == 0 {
+        // The same with every weight 1 and no smoothing (A = 1, B = x_y,
+        // bitwise), without the weight's load and its test.
+        for i in 0..<n where targets[i] >= 0 {
+          a[i] = 1
+          b[i] = x0[targets[i] &* cs &+ S.offset(i, xs)].asDouble
+        }
+      } else if soft == nil {
         for i in 0..<n where targets[i] >= 0 {
           let y = targets[i], wy = w[y]
           a[i] = (1 - eps) * wy + uniform * weights.total
