@@ -69,11 +69,12 @@ let package = Package(
     ),
 
     // MARK: - Implementation details
-    // Static inline C functions for what Swift has no intrinsic for: the
-    // prefetch hint (SSIM prefetches the input rows it will read next),
-    // non-temporal stores (cross-entropy streams its gradient) and the
-    // spin-wait hint (WorkerPool) (Sources/CSystemShims/system_shims.h).
-    // No C types reach the core.
+    // Static inline C functions for what Swift cannot say: the prefetch
+    // hint (SSIM prefetches the input rows it will read next), non-temporal
+    // stores (cross-entropy streams its gradient), the spin-wait hint, the
+    // process's affinity and the repair of the runtime's thread id after
+    // fork (WorkerPool) (Sources/CSystemShims/system_shims.h). No C types
+    // reach the core.
     .systemLibrary(name: "CSystemShims", path: "Sources/CSystemShims"),
     // The hand-written header, imported into Swift so that every @c
     // @implementation is checked against it by the compiler.
