@@ -305,7 +305,10 @@ typedef enum simloss_reduction {
  *  10 ms after it no worker spins (the processors are then wanted by the
  *  calling threads). Workers block asynchronous signals only: a fault in a
  *  worker reaches the application's handler. A child process created by
- *  fork() starts workers of its own when it first needs them.
+ *  fork() starts workers of its own when it first needs them. (Every
+ *  function also repairs, in a forked child, the thread id that the Swift
+ *  runtime inside the library cached in the parent; without that, threads
+ *  of a child making their first calls at once could wait for ever.)
  *  @return SIMLOSS_OK; SIMLOSS_ERROR_INVALID_ARGUMENT for n < 0 or
  *          n > 1024. Since 0.1 */
 SIMLOSS_API simloss_status simloss_set_num_threads(int n);

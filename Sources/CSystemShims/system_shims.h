@@ -78,8 +78,10 @@ static inline void simloss_take_process_affinity(void) {
  * another thread waits for it, the wait (FUTEX_LOCK_PI) looks for the
  * parent's thread and the unlock (FUTEX_UNLOCK_PI) is refused, so the
  * waiter waits for ever. simloss_repair_runtime_thread_id() clears a stale
- * cached id (the runtime then reads the right one); call it where the
- * thread holds no runtime lock. Only for a library linked with the static
+ * cached id (the runtime then reads the right one). Threads.enter() calls
+ * it first in every entry point of the C library, where the thread holds no
+ * runtime lock (a lock taken with the stale id and released with the right
+ * one would stay locked). Only for a library linked with the static
  * Swift runtime (SIMLOSS_STATIC_SWIFT_RUNTIME, set by CMakeLists.txt),
  * where that variable is part of this library; a change of its name in a
  * future toolchain fails that link. */

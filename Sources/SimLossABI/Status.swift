@@ -33,7 +33,8 @@ public func simloss_status_string(_ status: Int32) -> UnsafePointer<CChar>? {
 
 @c @implementation
 public func simloss_last_error() -> UnsafePointer<CChar>? {
-  LastError.message()
+  Threads.enter()
+  return LastError.message()
 }
 
 /// The C status of each core error kind.
@@ -61,6 +62,7 @@ func status(for kind: SimLossError.Kind) -> simloss_status {
 /// and turns a thrown `SimLossError` into its status and message. Nothing a
 /// caller passes may reach a trap, so every check throws.
 func abiCall(_ body: () throws -> Void) -> simloss_status {
+  Threads.enter()
   LastError.set("")
   do {
     try body()

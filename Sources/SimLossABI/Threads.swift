@@ -10,5 +10,6 @@ public func simloss_set_num_threads(_ n: Int32) -> simloss_status {
 
 @c @implementation
 public func simloss_get_num_threads() -> Int32 {
-  Int32(clamping: Threads.count)
+  Threads.enter()
+  return Int32(clamping: Threads.count)
 }

@@ -1,4 +1,5 @@
 import CSimLoss
+import SimLossCore
 
 // simloss.h, "Version": what the loaded library is.
 
@@ -19,12 +20,13 @@ public func simloss_abi_version() -> Int32 {
 
 @c @implementation
 public func simloss_build_info() -> UnsafePointer<CChar>? {
+  Threads.enter()  // KernelDispatch.avx512 is a static let
   #if SIMLOSS_TARGET_CPU_NATIVE
-  KernelDispatch.avx512
+  return KernelDispatch.avx512
     ? cString("version=0.1.0 cpu=native kernels=avx512 threads=SIMLOSS_NUM_THREADS-or-processors")
     : cString("version=0.1.0 cpu=native kernels=baseline threads=SIMLOSS_NUM_THREADS-or-processors")
   #else
-  KernelDispatch.avx512
+  return KernelDispatch.avx512
     ? cString("version=0.1.0 cpu=haswell kernels=avx512 threads=SIMLOSS_NUM_THREADS-or-processors")
     : cString("version=0.1.0 cpu=haswell kernels=baseline threads=SIMLOSS_NUM_THREADS-or-processors")
   #endif

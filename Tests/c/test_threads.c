@@ -139,7 +139,7 @@ static void in_child(void (*body)(void), int expected, const char *what) {
   fflush(stdout);
   pid_t child = fork();
   if (child == 0) {
-    alarm(60);
+    alarm(20);
     body();
     _exit(0);
   }
@@ -154,24 +154,46 @@ static void in_child(void (*body)(void), int expected, const char *what) {
 }
 
 /* fork() copies the Swift runtime's cached thread id of the thread that
- * forks; before the library repaired it (WorkerPool.swift), a child whose
- * first use of a code path ran on several threads hung about one time in
- * four with 4 threads (a worker waited for ever for a runtime lock the
- * forking thread held). Each child here is such a first use: the parent
- * has made no call before this test. */
-static void first_calls_in_a_child(void) {
-  static float g4[COUNT], g1[COUNT];
+ * forks. Before the library repaired it at every entry point, a child whose
+ * threads made their first calls at once hung (a thread waited for ever for
+ * a runtime lock the forking thread held): with the main thread alone, 4 to
+ * 6 children in 20 on 4 threads; with the main thread and 3 others calling
+ * together, about 1 in 3 even on one thread. Each child here makes such
+ * first calls: the parent has made no call before this test. */
+enum { CALLERS = 4 };
+static pthread_barrier_t first_calls_barrier;
+static float first_grads[CALLERS][COUNT];
+static double first_values[CALLERS];
+
+static void l1_into(float *g, double *v) {
   simloss_tensor p, t, gt;
   simloss_tensor_init_nchw(&p, P, SIMLOSS_FLOAT32, N, C, H, W);
   simloss_tensor_init_nchw(&t, T, SIMLOSS_FLOAT32, N, C, H, W);
-  double v4, v1;
-  CHECK_OK(simloss_set_num_threads(4));
-  simloss_tensor_init_nchw(&gt, g4, SIMLOSS_FLOAT32, N, C, H, W);
-  if (simloss_l1(&p, &t, NULL, NULL, &v4, 1, &gt) != SIMLOSS_OK) _exit(2);
-  CHECK_OK(simloss_set_num_threads(1));
-  simloss_tensor_init_nchw(&gt, g1, SIMLOSS_FLOAT32, N, C, H, W);
-  if (simloss_l1(&p, &t, NULL, NULL, &v1, 1, &gt) != SIMLOSS_OK) _exit(2);
-  _exit(v4 == v1 && memcmp(g4, g1, sizeof g1) == 0 ? 0 : 1);
+  simloss_tensor_init_nchw(&gt, g, SIMLOSS_FLOAT32, N, C, H, W);
+  if (simloss_l1(&p, &t, NULL, NULL, v, 1, &gt) != SIMLOSS_OK) _exit(2);
+}
+
+static void *first_call(void *arg) {
+  int k = (int)(long)arg;
+  pthread_barrier_wait(&first_calls_barrier);
+  l1_into(first_grads[k], &first_values[k]);
+  return NULL;
+}
+
+static void first_calls_in_a_child(void) {
+  if (simloss_set_num_threads(4) != SIMLOSS_OK) _exit(2);
+  pthread_barrier_init(&first_calls_barrier, NULL, CALLERS);
+  pthread_t others[CALLERS - 1];
+  for (long k = 1; k < CALLERS; k++) pthread_create(&others[k - 1], NULL, first_call, (void *)k);
+  first_call((void *)0);
+  for (int k = 0; k < CALLERS - 1; k++) pthread_join(others[k], NULL);
+  static float g1[COUNT];
+  double v1;
+  if (simloss_set_num_threads(1) != SIMLOSS_OK) _exit(2);
+  l1_into(g1, &v1);
+  for (int k = 0; k < CALLERS; k++)
+    if (first_values[k] != v1 || memcmp(first_grads[k], g1, sizeof g1) != 0) _exit(1);
+  _exit(0);
 }
 
 static void test_forked_children_first_parallel_calls(void) {

@@ -28,6 +28,18 @@ public enum Threads {
     requested.store(n, ordering: .relaxed)
   }
 
+  /// Call first in every entry point of the C library, before anything
+  /// that may take a lock of the Swift runtime (a `static let`'s first
+  /// use, a type's metadata built on first use). In a child process after
+  /// fork, the runtime's cached id of the thread that forked is still the
+  /// parent's thread's, and another thread that waits for a runtime lock
+  /// this thread holds waits for ever (system_shims.h): the stale id is
+  /// cleared here. (A gettid system call, 0.16 us here.)
+  @inline(__always)
+  public static func enter() {
+    simloss_repair_runtime_thread_id()
+  }
+
   public static var count: Int {
     let n = requested.load(ordering: .relaxed)
     return n > 0 ? n : defaultCount
@@ -93,11 +105,7 @@ func forEachBlock(_ blockCount: Int, workers: Int, _ body: (_ block: Int, _ work
 /// Not inlinable: one copy of the pool's code, whatever the kernel target.
 @usableFromInline
 func runOnPool(_ blockCount: Int, workers: Int, _ body: (Int, Int) -> Void) -> Bool {
-  // Before any worker runs: in a forked child, this thread's runtime
-  // thread id may be the parent's (WorkerPool); here it holds no runtime
-  // lock.
-  simloss_repair_runtime_thread_id()
-  let pool = WorkerPool.shared(helpers: workers &- 1)
+  guard let pool = WorkerPool.shared(helpers: workers &- 1) else { return false }
   return withoutActuallyEscaping(body) { body in
     withUnsafePointer(to: ConcurrentBody(body)) { pool.run(blockCount, workers: workers, $0) }
   }

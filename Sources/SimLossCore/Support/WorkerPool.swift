@@ -34,12 +34,11 @@ import Glibc
 /// child.
 ///
 /// After `fork`, the child has none of the parent's threads; its first
-/// parallel call starts a pool of its own. Each parallel call first
-/// repairs the calling thread's Swift runtime thread id (system_shims.h):
-/// in the thread that forked it is the parent's, and a worker waiting for
-/// a runtime lock that thread held (a type's metadata, built on first use)
-/// waited for ever. A forked child's first call with 4 threads hung 6 times
-/// in 20 before the repair (with Dispatch's threads too, more rarely).
+/// parallel call starts a pool of its own. (Every entry point of the C
+/// library also repairs the calling thread's Swift runtime thread id,
+/// `Threads.enter`: in the thread that forked it is the parent's, and a
+/// worker or another thread waiting for a runtime lock that thread held
+/// waited for ever.)
 @usableFromInline
 final class WorkerPool: @unchecked Sendable {
   /// How long, in nanoseconds, an idle worker watches for the next call
@@ -52,8 +51,9 @@ final class WorkerPool: @unchecked Sendable {
     return 1_000_000
   }()
 
-  /// The processors this process may run on, read once.
-  static let processors = Threads.availableProcessors()
+  /// The processors this process may run on when the pool was made (a
+  /// forked child that pins itself makes its own pool).
+  let processors = Threads.availableProcessors()
 
   /// Worker threads at most: one for each thread a call may use besides
   /// the caller.
@@ -99,12 +99,20 @@ final class WorkerPool: @unchecked Sendable {
   /// by whoever wakes it), and the semaphore it sleeps on.
   let sleeping: UnsafeMutablePointer<Atomic<Bool>>
   let semaphores: UnsafeMutablePointer<sem_t>
+  /// Per worker slot: its thread (pthread_t), 0 until it runs; and the
+  /// thread of the call in progress. A call made from one of these while
+  /// the pool is busy is nested in a block, not another application
+  /// thread's call.
+  let workerThreads: UnsafeMutablePointer<Atomic<UInt>>
+  let owner = Atomic<UInt>(0)
 
   init() {
     sleeping = .allocate(capacity: Self.capacity)
     semaphores = .allocate(capacity: Self.capacity)
+    workerThreads = .allocate(capacity: Self.capacity)
     for k in 0..<Self.capacity {
       (sleeping + k).initialize(to: Atomic(false))
+      (workerThreads + k).initialize(to: Atomic(0))
       sem_init(semaphores + k, 0, 0)
     }
   }
@@ -117,6 +125,8 @@ final class WorkerPool: @unchecked Sendable {
     for k in 0..<Self.capacity { sem_destroy(semaphores + k) }
     sleeping.deinitialize(count: Self.capacity)
     sleeping.deallocate()
+    workerThreads.deinitialize(count: Self.capacity)
+    workerThreads.deallocate()
     semaphores.deallocate()
   }
 
@@ -124,20 +134,25 @@ final class WorkerPool: @unchecked Sendable {
   /// `WorkerPool`, 0 until the first parallel call and in a child after a
   /// fork. (An address, not a pointer: an atomic pointer is not Sendable.)
   static let current = Atomic<Int>(0)
-  static let forkHandlerInstalled = Atomic<Bool>(false)
+  /// 0: no fork handler yet; 1: being installed; 2: installed.
+  static let forkHandler = Atomic<Int>(0)
 
   /// The pool, with `helpers` worker slots or more (fewer if the system
-  /// refuses threads: the caller then runs more blocks).
-  static func shared(helpers: Int) -> WorkerPool {
-    if !forkHandlerInstalled.load(ordering: .acquiring),
-      forkHandlerInstalled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-    {
+  /// refuses threads: the caller then runs more blocks); nil while another
+  /// thread installs the fork handler (a pool made before that could
+  /// outlive a fork in the child, without threads).
+  static func shared(helpers: Int) -> WorkerPool? {
+    if forkHandler.load(ordering: .acquiring) != 2 {
+      guard forkHandler.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged else {
+        return nil
+      }
       // In a child, the parent's worker threads do not exist: forget the
       // pool (the child's copy is left as it is) so that the next call
       // starts another. Should the handler fail to install (no memory), a
       // child would use the copy: it has no workers, so each of its calls
       // runs on its own thread, with the same results.
       _ = pthread_atfork(nil, nil) { WorkerPool.current.store(0, ordering: .relaxed) }
+      forkHandler.store(2, ordering: .releasing)
     }
     let pool: WorkerPool
     if let p = UnsafeRawPointer(bitPattern: current.load(ordering: .acquiring)) {
@@ -205,9 +220,11 @@ final class WorkerPool: @unchecked Sendable {
       for signal in [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGPIPE, SIGPROF] {
         sigdelset(&blocked, signal)
       }
-      pthread_sigmask(SIG_BLOCK, &blocked, nil)
+      // SETMASK, not BLOCK: not the mask of the thread that started it.
+      pthread_sigmask(SIG_SETMASK, &blocked, nil)
       simloss_take_process_affinity()
       let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+      start.pool.workerThreads[start.slot].store(UInt(pthread_self()), ordering: .relaxed)
       start.pool.workerLoop(slot: start.slot)
     }, context)
     guard status == 0 else {
@@ -225,7 +242,7 @@ final class WorkerPool: @unchecked Sendable {
       seen = waitForCall(after: seen, slot: slot)
       var e = entry.load(ordering: .acquiring)
       var index = -1
-      while e >> 16 == seen & Self.generationMask && e & 0xFFFF < helpers.load(ordering: .relaxed) {
+      while e >> 16 == seen & Self.generationMask && e & 0xFFFF < helpers.load(ordering: .acquiring) {
         let (exchanged, original) = entry.compareExchange(
           expected: e, desired: e &+ 1, ordering: .acquiringAndReleasing)
         if exchanged {
@@ -234,8 +251,8 @@ final class WorkerPool: @unchecked Sendable {
         }
         e = original
       }
-      guard index >= 0, let body else { continue }
-      while true {
+      guard index >= 0 else { continue }
+      while let body {
         let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
         if b >= blockCount { break }
         body.pointee.body(b, 1 &+ index)
@@ -248,7 +265,7 @@ final class WorkerPool: @unchecked Sendable {
   /// if this worker has a processor of its own and calls come from one
   /// thread at a time, then waited for asleep.
   func waitForCall(after seen: Int, slot: Int) -> Int {
-    if Self.activeWait > 0 && slot < Self.processors &- 1 {
+    if Self.activeWait > 0 && slot < processors &- 1 {
       let deadline = Self.now() &+ Self.activeWait
       var polls = 0
       while true {
@@ -276,6 +293,17 @@ final class WorkerPool: @unchecked Sendable {
     return generation.load(ordering: .acquiring)
   }
 
+  /// Whether `thread` is the current call's or a worker: its call, made
+  /// while the pool is busy, is nested in a block (MS-SSIM's bands).
+  func isOwnThread(_ thread: UInt) -> Bool {
+    if owner.load(ordering: .relaxed) == thread { return true }
+    for k in 0..<min(started.load(ordering: .relaxed), Self.capacity)
+    where workerThreads[k].load(ordering: .relaxed) == thread {
+      return true
+    }
+    return false
+  }
+
   static func now() -> Int {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
@@ -286,18 +314,25 @@ final class WorkerPool: @unchecked Sendable {
   /// to `workers - 1` pool threads. False, having run nothing, if the pool
   /// is in use by another call.
   func run(_ blockCount: Int, workers: Int, _ body: UnsafePointer<ConcurrentBody>) -> Bool {
+    let me = UInt(pthread_self())
     guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-      noSpinUntil.store(Self.now() &+ Self.contentionPause, ordering: .relaxed)
+      if !isOwnThread(me) { noSpinUntil.store(Self.now() &+ Self.contentionPause, ordering: .relaxed) }
       return false
     }
-    defer { busy.store(false, ordering: .releasing) }
+    owner.store(me, ordering: .relaxed)
+    defer {
+      owner.store(0, ordering: .relaxed)
+      busy.store(false, ordering: .releasing)
+    }
     self.body = body
     self.blockCount = blockCount
     let helpers = min(workers &- 1, 0xFFFF)
     self.helpers.store(helpers, ordering: .relaxed)
     next.store(0, ordering: .relaxed)
     finished.store(0, ordering: .relaxed)
-    let g = generation.load(ordering: .relaxed) &+ 1
+    // A generation whose low 47 bits are 0 would look like a closed entry.
+    var g = generation.load(ordering: .relaxed) &+ 1
+    if g & Self.generationMask == 0 { g &+= 1 }
     entry.store((g & Self.generationMask) << 16, ordering: .releasing)
     generation.store(g, ordering: .sequentiallyConsistent)
     // Wake the sleepers among the workers this call may use (see
