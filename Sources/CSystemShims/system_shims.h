@@ -51,11 +51,16 @@ extern int simloss_getpid_(void) __asm__("getpid");
 /* Room for 1024 processors, glibc's cpu_set_t. */
 enum { SIMLOSS_AFFINITY_WORDS = 1024 / (8 * sizeof(unsigned long)) };
 
+/* The affinity of the process's main thread into mask; 0 on success. */
+static inline int simloss_process_affinity_(unsigned long mask[SIMLOSS_AFFINITY_WORDS]) {
+  return simloss_sched_getaffinity_(simloss_getpid_(), SIMLOSS_AFFINITY_WORDS * sizeof(unsigned long), mask);
+}
+
 /* The number of processors the process's main thread may run on (taskset,
  * sched_setaffinity; not CPU quotas), or 0 if the kernel does not say. */
 static inline int simloss_process_processors(void) {
   unsigned long mask[SIMLOSS_AFFINITY_WORDS] = {0};
-  if (simloss_sched_getaffinity_(simloss_getpid_(), sizeof mask, mask) != 0) return 0;
+  if (simloss_process_affinity_(mask) != 0) return 0;
   int n = 0;
   for (int i = 0; i < SIMLOSS_AFFINITY_WORDS; i++) n += __builtin_popcountl(mask[i]);
   return n;
@@ -66,8 +71,7 @@ static inline int simloss_process_processors(void) {
  * by a call from a thread pinned to one processor would stay pinned there. */
 static inline void simloss_take_process_affinity(void) {
   unsigned long mask[SIMLOSS_AFFINITY_WORDS] = {0};
-  if (simloss_sched_getaffinity_(simloss_getpid_(), sizeof mask, mask) == 0)
-    simloss_sched_setaffinity_(0, sizeof mask, mask);
+  if (simloss_process_affinity_(mask) == 0) simloss_sched_setaffinity_(0, sizeof mask, mask);
 }
 
 /* The Swift runtime's locks (swift::threading_impl::linux::ulock_t, which

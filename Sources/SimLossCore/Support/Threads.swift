@@ -48,13 +48,14 @@ public enum Threads {
   /// `SIMLOSS_NUM_THREADS` if it holds an integer in 1...`maximum`, else the
   /// number of processors this process may run on. Read once.
   public static let defaultCount: Int = {
-    if let text = getenv("SIMLOSS_NUM_THREADS"), let n = Int(String(cString: text)),
-      (1...maximum).contains(n)
-    {
-      return n
-    }
-    return availableProcessors()
+    environmentInteger("SIMLOSS_NUM_THREADS", in: 1...maximum) ?? availableProcessors()
   }()
+
+  /// The environment variable `name` if it holds an integer in `range`.
+  static func environmentInteger(_ name: String, in range: ClosedRange<Int>) -> Int? {
+    guard let text = getenv(name), let n = Int(String(cString: text)), range.contains(n) else { return nil }
+    return n
+  }
 
   /// The processors the process may run on (its affinity: `taskset`), or
   /// if the kernel does not say, those online. CPU quotas (a container's

@@ -44,12 +44,7 @@ final class WorkerPool: @unchecked Sendable {
   /// How long, in nanoseconds, an idle worker watches for the next call
   /// before it sleeps: `SIMLOSS_WAIT_US` microseconds if that holds an
   /// integer in 0...10^7 (10 s), else 1 ms. Read once.
-  static let activeWait: Int = {
-    if let text = getenv("SIMLOSS_WAIT_US"), let us = Int(String(cString: text)), (0...10_000_000).contains(us) {
-      return us &* 1000
-    }
-    return 1_000_000
-  }()
+  static let activeWait = (Threads.environmentInteger("SIMLOSS_WAIT_US", in: 0...10_000_000) ?? 1000) &* 1000
 
   /// The processors this process may run on when the pool was made (a
   /// forked child that pins itself makes its own pool).
@@ -252,11 +247,7 @@ final class WorkerPool: @unchecked Sendable {
         e = original
       }
       guard index >= 0 else { continue }
-      while let body {
-        let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        if b >= blockCount { break }
-        body.pointee.body(b, 1 &+ index)
-      }
+      if let body { runBlocks(body, worker: 1 &+ index) }
       finished.add(1, ordering: .releasing)
     }
   }
@@ -291,6 +282,15 @@ final class WorkerPool: @unchecked Sendable {
     }
     while sem_wait(semaphores + slot) != 0 {}  // interrupted: wait again
     return generation.load(ordering: .acquiring)
+  }
+
+  /// Runs the current call's blocks not yet taken, as `worker`.
+  func runBlocks(_ body: UnsafePointer<ConcurrentBody>, worker: Int) {
+    while true {
+      let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
+      if b >= blockCount { return }
+      body.pointee.body(b, worker)
+    }
   }
 
   /// Whether `thread` is the current call's or a worker: its call, made
@@ -341,11 +341,7 @@ final class WorkerPool: @unchecked Sendable {
     where sleeping[k].load(ordering: .sequentiallyConsistent) {
       if sleeping[k].exchange(false, ordering: .sequentiallyConsistent) { sem_post(semaphores + k) }
     }
-    while true {
-      let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
-      if b >= blockCount { break }
-      body.pointee.body(b, 0)
-    }
+    runBlocks(body, worker: 0)
     // Closed: a worker that wakes from now on does not join. Those that
     // joined are running their last block at most.
     let joined = entry.exchange(0, ordering: .acquiringAndReleasing) & 0xFFFF
