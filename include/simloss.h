@@ -607,7 +607,12 @@ static inline void simloss_binary_options_init(simloss_binary_options *o) {
  *  infinite logit gives an infinite loss (NaN where PyTorch's is too:
  *  x = +inf with y = 1, and x = -inf with y = 0). For float32,
  *  exp(-|x|) and log1p are evaluated in float32 (each within 2e-7
- *  relative); exp(-|x|) below 2^-126 (|x| > 87.3) is taken as 0.
+ *  relative); exp(-|x|) below 2^-126 (|x| > 87.3) is taken as 0. With
+ *  MEAN or SUM, float32 and neither weight nor pos_weight (the common
+ *  training call), the log1p terms are summed instead as the float64
+ *  logarithm of the product of the 1 + exp(-|x|) (one logarithm per row
+ *  of elements instead of one per element); the sum is within 1e-7
+ *  relative of the float64 sum of the exact terms.
  *  @param logits     any rank, float32 or float64, any strides.
  *  @param target     the same shape and dtype; soft targets allowed.
  *  @param weight     NULL or per-element weights broadcastable to the

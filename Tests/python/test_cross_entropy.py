@@ -221,6 +221,116 @@ def test_bce_with_logits_infinite_logits(dtype, pos_weight):
     np.testing.assert_array_equal(g, (1 + (q - 1) * y) * sigmoid - q * y)
 
 
+# Float32 logits without weights, summed: each row's log1p terms are summed
+# as the logarithm of a product (log1pSum). Rows of 40000 logits near 0
+# (factors 1 + e near 2; a column slice, so that they stay rows) overflow a
+# product not rescaled every 8192 elements, as log1pSum does; 100003 leaves a
+# tail of 3; logits from 12 to 90 in size put every e = exp(-|x|) below
+# 2^-26, where the terms go to the linear part instead; 16 to 20 straddle
+# that threshold. The references are float64 from the same float32 inputs.
+BCE_SUM_CASES = {
+    "long rows": lambda rng: (rng.normal(0, 0.5, (2, 50000)).astype(np.float32)[:, :40000], rng.random((2, 40000))),
+    "tail": lambda rng: (rng.normal(0, 4, 100003), rng.random(100003) > 0.5),
+    "all tiny": lambda rng: signed(rng, rng.uniform(12, 90, 5000)),
+    "threshold": lambda rng: signed(rng, rng.uniform(16, 20, 5000)),
+    "mostly right": lambda rng: mostly_right(rng.normal(0, 20, (64, 1024))),
+    "(N, 1)": lambda rng: (rng.normal(0, 4, (4099, 1)), rng.random((4099, 1)) > 0.5),
+}
+
+
+def signed(rng, magnitude):
+    # Well-classified: y = 1 where x > 0, y = 0 where x < 0.
+    sign = np.where(rng.random(magnitude.shape) < 0.5, -1.0, 1.0)
+    return magnitude * sign, (sign > 0)
+
+
+def mostly_right(x):
+    y = x > 0
+    y[::7] = ~y[::7]
+    return x, y
+
+
+@pytest.mark.parametrize("case", BCE_SUM_CASES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_bce_with_logits_float32_sums_match_reference(case, reduction):
+    x, y = BCE_SUM_CASES[case](np.random.default_rng(31))
+    x, y = x.astype(np.float32, copy=False), y.astype(np.float32)
+    v, g = simloss.binary_cross_entropy_with_logits(x, y, reduction=reduction, grad=True)
+    args = (x.astype(np.float64), y.astype(np.float64))
+    # Measured: 3e-8 at most, where the float32 exponential's own rounding
+    # shows; summing each element's log1p rounded to float32 gave 1e-8.
+    np.testing.assert_allclose(v, ref.binary_cross_entropy_with_logits(*args, reduction=reduction), rtol=1e-7, atol=0)
+    # The gradient (unchanged by log1pSum) cancels where a soft target is
+    # near sigmoid(x): float32 rounding of the scale of the largest element.
+    rg = ref.binary_cross_entropy_with_logits_grad(*args, reduction=reduction)
+    np.testing.assert_allclose(g, rg, rtol=2e-6, atol=1e-7 * np.abs(rg).max())
+    # The same sum as the per-element losses (computed without log1pSum).
+    each = simloss.binary_cross_entropy_with_logits(x, y, reduction="none").astype(np.float64)
+    expected = each.sum() / (x.size if reduction == "mean" else 1)
+    np.testing.assert_allclose(v, expected, rtol=1e-7, atol=0)
+
+
+def test_bce_with_logits_float32_sums_propagate_nan_and_infinity():
+    x = np.linspace(-5, 5, 3000).astype(np.float32)
+    y = (x > 0).astype(np.float32)
+    y[::3] = 1 - y[::3]
+    for position in [0, 1500, 2999]:
+        bad = x.copy()
+        bad[position] = np.nan
+        assert np.isnan(simloss.binary_cross_entropy_with_logits(bad, y))
+        bad[position] = np.inf
+        wrong = y.copy()
+        wrong[position] = 0
+        assert np.isposinf(simloss.binary_cross_entropy_with_logits(bad, wrong))
+        # +inf with y = 1 is 0 * inf, NaN, as in test_bce_with_logits_infinite_logits.
+        wrong[position] = 1
+        assert np.isnan(simloss.binary_cross_entropy_with_logits(bad, wrong))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_losses_on_thin_and_strided_shapes(dtype, reduction):
+    # Operands whose dimensions merge ((N, 1), (N, 3) dense) and ones whose
+    # do not (a column slice, a transposed view, a broadcast weight), all
+    # against the reference on the same logical values.
+    rng = np.random.default_rng(32)
+    base = rng.normal(0, 3, (40, 9)).astype(dtype)
+    target = (rng.random((40, 9)) > 0.5).astype(dtype)
+    views = {
+        "(N, 1)": (base[:, :1].copy(), target[:, :1].copy()),
+        "(N, 3)": (base[:, :3].copy(), target[:, :3].copy()),
+        "sliced": (base[:, ::3], target[:, 1::3]),
+        "transposed": (base.T, target.T),
+        "(N, 1, 3, 1)": (base[:, :3].reshape(40, 1, 3, 1).copy(), target[:, :3].reshape(40, 1, 3, 1).copy()),
+    }
+    for name, (x, y) in views.items():
+        args = (np.array(x, np.float64), np.array(y, np.float64))
+        v, g = simloss.binary_cross_entropy_with_logits(x, y, reduction=reduction, grad=True)
+        np.testing.assert_allclose(v, ref.binary_cross_entropy_with_logits(*args, reduction=reduction),
+                                   rtol=2e-6, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(g, ref.binary_cross_entropy_with_logits_grad(*args, reduction=reduction),
+                                   rtol=2e-6, atol=1e-12, err_msg=name)
+        q = np.full(x.shape[1:], 2.0, dtype)
+        v = simloss.binary_cross_entropy_with_logits(x, y, pos_weight=q, reduction=reduction)
+        np.testing.assert_allclose(
+            v, ref.binary_cross_entropy_with_logits(*args, pos_weight=q.astype(np.float64), reduction=reduction),
+            rtol=2e-6, atol=1e-12, err_msg=name)
+        p = expit(args[0]).astype(dtype)
+        v = simloss.binary_cross_entropy(p, y, reduction=reduction)
+        np.testing.assert_allclose(
+            v, ref.binary_cross_entropy(p.astype(np.float64), args[1], reduction=reduction),
+            rtol=2e-6, atol=1e-12, err_msg=name)
+
+
+def test_bad_probability_is_named_by_its_index_in_the_callers_shape():
+    # The kernels read (2, 3, 1) as 6 elements in a row; the message names
+    # the element as the caller indexes it.
+    p = np.full((2, 3, 1), 0.5)
+    p[1, 2, 0] = 1.5
+    with pytest.raises(ValueError, match=r"probs: element \(1, 2, 0\) is 1.5; it must be in \[0, 1\]"):
+        simloss.binary_cross_entropy(p, np.zeros((2, 3, 1)))
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
 def test_bce_matches_reference_including_0_and_1(reduction, dtype, rtol):

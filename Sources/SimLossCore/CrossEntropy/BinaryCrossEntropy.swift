@@ -10,7 +10,8 @@
 //     and pos_weight broadcast, logs of probabilities clamped at -100;
 //  3. the exact gradient of the returned value in the same pass;
 //  4. bitwise the same for any thread count; speed: one exp and one log per
-//     element, vectorised for float32 (FastMath).
+//     element, vectorised for float32 (FastMath); for the float32 mean or
+//     sum without weights, one log per row (log1pSum).
 //
 // from logits, pos_weight q:
 //     loss = (1 - y) x + (1 + (q - 1) y) softplus(-x)
@@ -94,8 +95,8 @@ package func binaryCrossEntropy<T: SimLossFloat, K: KernelTarget>(
   options: BinaryLossOptions, gradient: TensorView<T>?, kernels: K.Type
 ) throws -> LossValues {
   let pass = try ElementwisePass<T, K>(x: probabilities, y: target, w: weight, q: nil, gradient: gradient)
-  try pass.requireUnitInterval(pass.x)
-  try pass.requireUnitInterval(pass.y)
+  try pass.requireUnitInterval(pass.x, of: probabilities)
+  try pass.requireUnitInterval(pass.y, of: target)
   return try pass.run(ProbabilityTerm.self, options)
 }
 
@@ -148,8 +149,6 @@ enum LogitsTerm: BinaryTerm {
 
   @inlinable @inline(__always)
   static func evaluate<T: SimLossFloat>(_ x: T, _ e: T, _ y: T, _ q: T, _: T, _: T, scale: T) -> (T, T) {
-    let scaledSigmoidAbs = scale / (1 + e)
-    let oneMinusY = 1 - y, qy = q * y
     // (1 - y) x + softplus(-x) as |x| ((1 - y) for x > 0, y otherwise)
     // + log1p(e), plus for pos_weight (q - 1) y softplus(-x): the first form
     // loses the tiny loss of a well-classified negative (x = -30, y = 0:
@@ -158,14 +157,27 @@ enum LogitsTerm: BinaryTerm {
     // infinite loss (max(x, 0) - x y, fused, was inf - inf, NaN). The
     // q == 1 select folds the term away when q is the constant 1: 0 * y is
     // not 0 to the compiler (y may be NaN).
-    let base = T.fastLog1pUnit(e, plus: abs(x) * (x > 0 ? oneMinusY : y))
+    let base = T.fastLog1pUnit(e, plus: linearPart(x, y))
     let value = q == 1 ? base : base + (q - 1) * y * T.fastLog1pUnit(e, plus: x < 0 ? -x : 0)
-    // (1 - y) sigmoid(x) - q y sigmoid(-x), with sigmoid(|x|) = s and
-    // sigmoid(-|x|) = e s factored out: s ((1 - y) - q y e) for x >= 0 and
-    // s ((1 - y) e - q y) for x < 0, each bracket one rounding. (The
-    // shorter sigmoid(x) - y cancels where the loss is small.)
+    return (value, derivative(x, e, y, q, scale: scale))
+  }
+
+  /// The loss without its log1p(e): |x| (1 - y) for x > 0, |x| y
+  /// otherwise.
+  @inlinable @inline(__always)
+  static func linearPart<T: SimLossFloat>(_ x: T, _ y: T) -> T { abs(x) * (x > 0 ? 1 - y : y) }
+
+  /// `scale` times d/dx: (1 - y) sigmoid(x) - q y sigmoid(-x), with
+  /// sigmoid(|x|) = s and sigmoid(-|x|) = e s factored out:
+  /// s ((1 - y) - q y e) for x >= 0 and s ((1 - y) e - q y) for x < 0, each
+  /// bracket one rounding. (The shorter sigmoid(x) - y cancels where the
+  /// loss is small.)
+  @inlinable @inline(__always)
+  static func derivative<T: SimLossFloat>(_ x: T, _ e: T, _ y: T, _ q: T, scale: T) -> T {
+    let scaledSigmoidAbs = scale / (1 + e)
+    let oneMinusY = 1 - y, qy = q * y
     let bracket = x >= 0 ? oneMinusY.addingProduct(-qy, e) : (-qy).addingProduct(e, oneMinusY)
-    return (value, scaledSigmoidAbs * bracket)
+    return scaledSigmoidAbs * bracket
   }
 }
 
@@ -226,8 +238,8 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
   @inlinable
   init(x: TensorView<T>, y: TensorView<T>, w: TensorView<T>?, q: TensorView<T>?, gradient: TensorView<T>?) throws {
     try x.requireSameShape(as: y)
-    self.w = try w.map { try $0.broadcast(to: x.shape) }
-    self.q = try q.map { try $0.broadcast(to: x.shape) }
+    let w = try w.map { try $0.broadcast(to: x.shape) }
+    let q = try q.map { try $0.broadcast(to: x.shape) }
     if let gradient {
       try x.requireSameShape(as: gradient)
       try gradient.requireWritable()
@@ -236,18 +248,24 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
       if let w { try gradient.requireNoOverlap(with: w) }
       if let q { try gradient.requireNoOverlap(with: q) }
     }
-    self.x = x
-    self.y = y
-    self.gradient = gradient
+    // The kernels read the operands with their common dimensions merged
+    // (`coalesced`); a tensor that merges into one dimension is read in
+    // rows (RowGeometry.init(chunking:)).
+    let views = coalesced([x, y, gradient ?? x, w ?? x, q ?? x])
+    self.x = views[0]
+    self.y = views[1]
+    self.gradient = gradient.map { _ in views[2] }
+    self.w = w.map { _ in views[3] }
+    self.q = q.map { _ in views[4] }
     count = x.count
-    // A rank-1 tensor in rows (RowGeometry.init(chunking:)).
-    geometry = x.rank == 1 ? RowGeometry(chunking: count) : RowGeometry(shape: x.shape)
+    geometry = views[0].rank == 1 ? RowGeometry(chunking: count) : RowGeometry(shape: views[0].shape)
     plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength)
   }
 
-  /// Throws `.invalidValue` naming the first element outside [0, 1].
+  /// Throws `.invalidValue` naming the first element of `v` outside
+  /// [0, 1], by its index in `caller`, the view `v` was coalesced from.
   @inlinable
-  func requireUnitInterval(_ v: TensorView<T>) throws {
+  func requireUnitInterval(_ v: TensorView<T>, of caller: TensorView<T>) throws {
     let bad = try plan.sampleSums(v.name) { s, rows in
       var n = 0.0
       let vs = geometry.strides(of: v)
@@ -259,9 +277,9 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
       return n
     }
     guard bad.contains(where: { $0 > 0 }),
-      let (index, value) = v.firstElement(where: { !($0 >= 0 && $0 <= 1) })
+      let (index, value) = caller.firstElement(where: { !($0 >= 0 && $0 <= 1) })
     else { return }
-    throw SimLossError(.invalidValue, "\(v.name): element \(describe(shape: index)) is \(value); it must be in [0, 1]")
+    throw SimLossError(.invalidValue, "\(caller.name): element \(describe(shape: index)) is \(value); it must be in [0, 1]")
   }
 
   @inlinable
@@ -273,8 +291,14 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
     let alpha = T(options.alpha), gamma = T(options.gamma)
     var layout = ScratchLayout(x.name)
     let valuesRow = try layout.reserve(T.self, geometry.rowLength)
+    // Float32 logits without weights, summed (the loss every training loop
+    // asks for): the terms log1p(e) of a row summed as one logarithm
+    // (log1pSum), when rows are long enough to pay for its call of log.
+    let sumsLogarithms = T.self == Float.self && F.self == LogitsTerm.self && w == nil && q == nil
+      && options.reduction != .none && geometry.rowLength >= 128
+    let factorsRow = try layout.reserve(T.self, sumsLogarithms ? geometry.rowLength : 0)
     let sums = try plan.sampleSums(x.name, scratchBytes: layout.bytes) { s, rows, scratch in
-      let values = valuesRow.pointer(in: scratch)
+      let values = valuesRow.pointer(in: scratch), factors = factorsRow.pointer(in: scratch)
       var total = 0.0
       let xv = geometry.strides(of: x), yv = geometry.strides(of: y)
       let wv = w.map(geometry.strides), qv = q.map(geometry.strides), gv = gradient.map(geometry.strides)
@@ -292,6 +316,16 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
         let gr = gradient.map { $0.origin + geometry.offset(strides: gv!, sample: s, row: r) }
         // Each combination of options is its own specialisation.
         let p = xr, t = yr, wp = wr ?? xr, qp = qr ?? xr, g = gr ?? xr
+        if sumsLogarithms {
+          switch (gr != nil, dense) {
+          case (true, true): Self.logitsRow(On.self, UnitStep.self, p, 1, t, 1, g, 1, values, factors, n, T(scale))
+          case (false, true): Self.logitsRow(Off.self, UnitStep.self, p, 1, t, 1, g, 1, values, factors, n, T(scale))
+          case (true, false): Self.logitsRow(On.self, StridedStep.self, p, xs, t, ys, g, gs, values, factors, n, T(scale))
+          case (false, false): Self.logitsRow(Off.self, StridedStep.self, p, xs, t, ys, g, gs, values, factors, n, T(scale))
+          }
+          total += log1pSum(n, values, factors)
+          continue
+        }
         switch (wr != nil, qr != nil, gr != nil, dense && wr == nil && qr == nil) {
         case (false, false, true, true):
           Self.row(F.self, Off.self, Off.self, On.self, UnitStep.self, p, 1, t, 1, wp, 0, qp, 0, g, 1, values, n, T(scale), alpha, gamma)
@@ -322,6 +356,28 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
     case .mean: return try LossValues(one: total / Double(count))
     case .sum: return try LossValues(one: total)
     case .none: return LossValues(perElement)
+    }
+  }
+
+  /// One row of `LogitsTerm` without weights, for `log1pSum`: the
+  /// gradient, and the loss a + log1p(e) as a in `values` and e in
+  /// `factors`. An e below 2^-26 goes to a instead (log1p(e) is e to
+  /// within 2^-27 there, and a + e is what `evaluate` rounds to then), so
+  /// that every factor log1pSum multiplies in adds at least that much.
+  @inlinable @inline(__always)
+  static func logitsRow<Writes: Flag, S: Step>(
+    _: Writes.Type, _: S.Type, _ x: UnsafeMutablePointer<T>, _ xs: Int, _ y: UnsafeMutablePointer<T>, _ ys: Int,
+    _ g: UnsafeMutablePointer<T>, _ gs: Int, _ values: UnsafeMutablePointer<T>, _ factors: UnsafeMutablePointer<T>,
+    _ n: Int, _ scale: T
+  ) {
+    for i in 0..<n { factors[i] = LogitsTerm.prepare(x[S.offset(i, xs)]) }
+    for i in 0..<n {
+      let xi = x[S.offset(i, xs)], yi = y[S.offset(i, ys)], e = factors[i]
+      let a = LogitsTerm.linearPart(xi, yi)
+      let tiny = e < 0x1p-26
+      values[i] = tiny ? a + e : a
+      factors[i] = tiny ? 0 : e
+      if Writes.isOn { g[S.offset(i, gs)] = LogitsTerm.derivative(xi, e, yi, 1, scale: scale) }
     }
   }
 

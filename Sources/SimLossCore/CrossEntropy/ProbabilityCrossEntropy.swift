@@ -31,7 +31,7 @@ public func crossEntropy<T: SimLossFloat>(
   try requireGradient(gradient, of: q)
   if let gradient { try gradient.requireNoOverlap(with: p) }
   let check = try ElementwisePass<T, BaselineKernels>(x: q, y: p, w: nil, q: nil, gradient: nil)
-  try check.requireUnitInterval(q)
+  try check.requireUnitInterval(check.x, of: q)
 
   let (qv, qc) = layout.positions(of: q)
   let (pv, pc) = layout.positions(of: p)
