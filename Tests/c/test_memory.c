@@ -62,14 +62,21 @@ static void test_tv_per_sample_sums_and_row_scratch(void) {
   CHECK_NO_MEMORY(simloss_tv(&x, NULL, values, 1, NULL), "x: scratch");
 }
 
+/* Cross-entropy cuts evenly spaced positions into rows of one sample,
+ * which needs no memory per sample (a view broadcast along every
+ * dimension merely takes long): these logits step through their last
+ * position dimension with stride 1 and their first with stride 0, so that
+ * their positions stay samples. */
 static void test_cross_entropy_positions_and_classes(void) {
-  const int64_t positions[2] = {BIG, 2}, labels[1] = {BIG};
-  simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 2, positions);
-  simloss_tensor y = broadcast(L, SIMLOSS_INT64, 1, labels);
+  const int64_t positions[3] = {BIG, 2, 2}, labels[2] = {BIG, 2};
+  simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 3, positions);
+  x.len = 2;
+  x.strides[2] = 1;
+  simloss_tensor y = broadcast(L, SIMLOSS_INT64, 2, labels);
   CHECK_NO_MEMORY(simloss_cross_entropy(&x, &y, NULL, NULL, values, 1, NULL, NULL), "target: one sum per sample");
-  simloss_tensor q = broadcast(F, SIMLOSS_FLOAT32, 2, positions);
+  simloss_tensor q = broadcast(F, SIMLOSS_FLOAT32, 3, positions);
   CHECK_NO_MEMORY(simloss_cross_entropy_soft(&x, &q, NULL, NULL, values, 1, NULL, NULL), "logits: one sum per sample");
-  CHECK_NO_MEMORY(simloss_cross_entropy_probs(&q, &q, NULL, values, 1, NULL), "one sum per sample");
+  CHECK_NO_MEMORY(simloss_cross_entropy_probs(&x, &x, NULL, values, 1, NULL), "one sum per sample");
 
   const int64_t classes[2] = {1, WIDE}, one[1] = {1};
   x = broadcast(F, SIMLOSS_FLOAT32, 2, classes);

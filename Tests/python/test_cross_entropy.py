@@ -62,6 +62,48 @@ def test_cross_entropy_soft_targets_match_reference(positions, axis, reduction, 
     np.testing.assert_allclose(grad, ref.cross_entropy_grad(x, t, **kwargs), rtol=1e-10, atol=1e-14)
 
 
+# Class-contiguous logits ((N, C) and channels last) with many positions:
+# up to 12 classes they run on the kernel that vectorises positions, C
+# floats apart, in rows of up to 512; with more, one position at a time,
+# in rows of up to 512. 4099 positions (a prime) cannot be cut into such
+# rows. Each case against the float64 reference, with every option.
+@pytest.mark.parametrize("positions, classes", [
+    ((4096,), 2), ((4096,), 10), ((4096,), 16), ((4099,), 3), ((2, 16, 16), 7), ((2, 16, 16), 21),
+])
+@pytest.mark.parametrize("weighted, ignore, smoothing", [(False, False, 0.0), (True, True, 0.1)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-5)])
+def test_cross_entropy_class_contiguous_many_positions(positions, classes, weighted, ignore, smoothing,
+                                                       reduction, dtype, rtol):
+    x, y = logits_and_targets(positions, classes, -1, seed=classes, dtype=dtype, ignore=ignore)
+    w = np.random.default_rng(2).uniform(0.2, 2.0, classes).astype(dtype) if weighted else None
+    kwargs = dict(weight=w, label_smoothing=smoothing, reduction=reduction, axis=-1)
+    value, grad = simloss.cross_entropy(x, y, grad=True, **kwargs)
+    x64 = x.astype(np.float64)
+    kw64 = dict(kwargs, weight=None if w is None else w.astype(np.float64))
+    # A small float32 loss m + log(sum) - x_y keeps the rounding of m.
+    atol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(value, ref.cross_entropy(x64, y, **kw64), rtol=rtol, atol=atol)
+    expected = ref.cross_entropy_grad(x64, y, **kw64)
+    np.testing.assert_allclose(grad, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+    t = np.random.default_rng(3).random(x.shape)
+    t = (t / t.sum(axis=-1, keepdims=True)).astype(dtype)
+    value, grad = simloss.cross_entropy(x, t, grad=True, **kwargs)
+    np.testing.assert_allclose(value, ref.cross_entropy(x64, t.astype(np.float64), **kw64), rtol=rtol, atol=atol)
+    expected = ref.cross_entropy_grad(x64, t.astype(np.float64), **kw64)
+    np.testing.assert_allclose(grad, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("axis", [1, -1])
+def test_bad_class_index_is_named_in_the_callers_shape(axis):
+    # The kernels read 16 x 16 positions as rows of 256; the message names
+    # the position as the caller indexes it.
+    x, y = logits_and_targets((2, 16, 16), 3, axis, seed=4)
+    y[1, 5, 7] = 3
+    with pytest.raises(ValueError, match=r"target: class index 3 at \(1, 5, 7\) is outside \[0, 3\)"):
+        simloss.cross_entropy(x, y, axis=axis)
+
+
 def test_cross_entropy_gradient_matches_central_differences():
     x, y = logits_and_targets((3, 4, 5), 6, 1, seed=11, ignore=True)
     w = np.random.default_rng(12).uniform(0.5, 2, 6)

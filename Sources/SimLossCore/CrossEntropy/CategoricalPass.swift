@@ -17,12 +17,29 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   @usableFromInline let x: TensorView<T>
   @usableFromInline let xClassStride: Int
   @usableFromInline let indices: TensorView<I>?
+  /// The indices as the caller shaped them, for messages (`indices` may be
+  /// cut into rows of positions).
+  @usableFromInline let callerIndices: TensorView<I>?
   @usableFromInline let soft: TensorView<T>?
   @usableFromInline let softClassStride: Int
   @usableFromInline let gradient: TensorView<T>?
   @usableFromInline let gradientClassStride: Int
   @usableFromInline let weights: ClassWeights
   @usableFromInline let options: CrossEntropyOptions
+  /// Whether the kernel runs along rows of positions (`positionRows`)
+  /// rather than along each position's classes (`classContiguousRows`).
+  @usableFromInline let vectorisesPositions: Bool
+
+  /// Up to this many classes, class-contiguous logits ((N, C), channels
+  /// last) in rows of 64 or more positions go to the kernel that runs
+  /// along positions, C floats apart (its loads and stores scalar, its
+  /// arithmetic not): one position at a time is a few short loops each.
+  /// (N, C) float32 with its gradient, one thread, ns per element, one
+  /// position at a time in rows of 512 against along positions: C = 2
+  /// 19.8 / 6.4, C = 8 5.7 / 4.2, C = 12 5.2 / 4.0, C = 16 3.35 / 3.85.
+  /// (In rows of one position, as (N, C) was read before: 39, 10.7, 7.5,
+  /// 6.0.)
+  @inlinable static var fewClasses: Int { 12 }
 
   @inlinable
   init(
@@ -31,27 +48,41 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   ) {
     classes = layout.classes
     var (x, xClassStride) = layout.positions(of: logits)
+    callerIndices = indices
     var indices = indices
     var soft = soft.map { layout.positions(of: $0) }
     var gradient = gradient.map { layout.positions(of: $0) }
-    if xClassStride != 1, let tile = Self.positionTile(
-      x.shape, [x.strides] + [indices?.strides, soft?.0.strides, gradient?.0.strides].compactMap { $0 })
-    {
+    let classContiguous = xClassStride == 1 && (gradient == nil || gradient!.1 == 1) && (soft == nil || soft!.1 == 1)
+    let fewClasses = classContiguous && layout.classes <= Self.fewClasses
+    // One position at a time, a row holds about a block's elements, so that
+    // a call of a few hundred positions of 1000 classes still has a block
+    // for each thread.
+    let maxLength = !classContiguous || fewClasses ? 512 : BlockPlan.targetElements / Swift.max(1, layout.classes)
+    let tile = Self.positionTile(
+      x.shape, [x.strides] + [indices?.strides, soft?.0.strides, gradient?.0.strides].compactMap { $0 },
+      maxLength: maxLength)
+    if let tile {
       func retiled<E>(_ v: TensorView<E>) -> TensorView<E> {
-        TensorView(unchecked: v, shape: [v.shape[0], tile.rows, tile.length], strides: [v.strides[0], tile.length, 1])
+        // The spacing of positions: 1 for dense NCHW, C for channels last.
+        let spacing = v.shape.indices.last(where: { v.shape[$0] != 1 }).map { v.strides[$0] } ?? 1
+        let samples = tile.samples, sampleStride = v.rank >= 2 ? v.strides[0] : 0
+        return TensorView(
+          unchecked: v, shape: [samples, tile.rows, tile.length],
+          strides: [sampleStride, tile.length &* spacing, spacing])
       }
       x = retiled(x)
       indices = indices.map(retiled)
       soft = soft.map { (retiled($0.0), $0.1) }
       gradient = gradient.map { (retiled($0.0), $0.1) }
     }
+    vectorisesPositions = !classContiguous || (fewClasses && tile.map { $0.length >= 64 } == true)
     geometry = RowGeometry(shape: x.shape)
     // The class-strided kernel takes each row's maxima while it sweeps the
     // row before, so its blocks hold several rows (12 of 512 positions for
     // 21 classes).
     plan = BlockPlan(
       samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength * max(1, classes),
-      targetElements: xClassStride == 1 ? BlockPlan.targetElements : 8 * BlockPlan.targetElements)
+      targetElements: vectorisesPositions ? 8 * BlockPlan.targetElements : BlockPlan.targetElements)
     (self.x, self.xClassStride) = (x, xClassStride)
     self.indices = indices
     (self.soft, softClassStride) = soft ?? (nil, 0)
@@ -60,34 +91,40 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     self.options = options
   }
 
-  /// Rows for the class-strided kernel ((N, C, d1, ..., dk) logits) when
-  /// every operand's positions within a sample are dense: up to
-  /// `maxTileLength` positions, a divisor of their number, instead of the
-  /// last dimension. Each sweep over the classes then reads C runs of up to
-  /// 2 KiB, prefetched (`prefetchLines`), rather than C runs of one image
-  /// row, and a row's logits, exponentials and per-position arrays (C x 2
-  /// KiB each, 42 KiB for 21 classes, and a few of 2 KiB) stay in L1 and L2
-  /// between the sweeps. (512: (8, 21, 128, 128) 2.56 -> 2.29 ms on one
-  /// thread, 1.66 -> 1.31 ms on two, with the prefetching; 1024 and 256 in
-  /// between. Before the prefetching 2048 was the better: 3.27 against
-  /// 3.42 ms.) Nil when the positions are not dense or the image rows are
-  /// already as long.
+  /// Rows of positions, when every operand's positions within a sample are
+  /// evenly spaced (dense, or C apart): up to `maxLength` positions, a
+  /// divisor of their number, instead of the last dimension; rank-1
+  /// positions ((N, C) logits) are one sample of N. For the kernel that
+  /// runs along positions ((N, C, d1, ..., dk) logits, or class-contiguous
+  /// ones with few classes), rows of up to 512: each sweep over the
+  /// classes then reads C runs of up to 2 KiB, prefetched
+  /// (`prefetchLines`), rather than C runs of one image row, and a row's
+  /// logits, exponentials and per-position arrays (C x 2 KiB each, 42 KiB
+  /// for 21 classes, and a few of 2 KiB) stay in L1 and L2 between the
+  /// sweeps. (512: (8, 21, 128, 128) 2.56 -> 2.29 ms on one thread, 1.66 ->
+  /// 1.31 ms on two, with the prefetching; 1024 and 256 in between. Before
+  /// the prefetching 2048 was the better: 3.27 against 3.42 ms.) Nil when
+  /// the positions are not evenly spaced or the rows would be no longer.
   @inlinable
-  static func positionTile(_ shape: [Int], _ strides: [[Int]]) -> (rows: Int, length: Int)? {
-    let maxTileLength = 512
-    guard shape.count >= 2 else { return nil }
+  static func positionTile(
+    _ shape: [Int], _ strides: [[Int]], maxLength: Int
+  ) -> (samples: Int, rows: Int, length: Int)? {
+    guard !shape.isEmpty else { return nil }
+    let first = shape.count >= 2 ? 1 : 0
     for s in strides {
-      var dense = 1
-      for d in stride(from: shape.count - 1, through: 1, by: -1) {
+      let spacing = shape.indices.last(where: { shape[$0] != 1 }).map { s[$0] } ?? 1
+      var dense = spacing
+      for d in stride(from: shape.count - 1, through: first, by: -1) {
         if shape[d] != 1 && s[d] != dense { return nil }
         dense &*= shape[d]
       }
     }
-    let positions = shape.dropFirst().reduce(1, &*)
+    let positions = shape[first...].reduce(1, &*)
     guard positions > 0 else { return nil }
-    var length = Swift.min(positions, maxTileLength)
+    var length = Swift.max(1, Swift.min(positions, maxLength))
     while positions % length != 0 { length &-= 1 }
-    return length > shape[shape.count - 1] ? (positions / length, length) : nil
+    guard length > (first == 1 ? shape[shape.count - 1] : 1) else { return nil }
+    return (first == 1 ? shape[0] : 1, positions / length, length)
   }
 
   // MARK: - Targets
@@ -132,7 +169,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
 
   @usableFromInline
   func throwBadIndex() throws -> Never {
-    guard let indices else { throw SimLossError(.internal, "no indices") }
+    guard let indices = callerIndices else { throw SimLossError(.internal, "no indices") }
     let ignore = options.ignoreIndex, classes = self.classes
     if let (index, y) = indices.firstElement(where: {
       Int(truncatingIfNeeded: $0) != ignore && !($0 >= 0 && Int(truncatingIfNeeded: $0) < classes)
@@ -159,8 +196,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     let perPosition = try HeapArray<Double>(
       zeroed: reduction == .none ? positions : 0, what: "\(x.name): one loss per position")
     let out = UnsafeMutableBufferPointer(start: perPosition.base, count: perPosition.count)
-    let contiguous = xClassStride == 1 && (gradient == nil || gradientClassStride == 1)
-      && (soft == nil || softClassStride == 1)
+    let contiguous = !vectorisesPositions
     let n = geometry.rowLength
     var layout = ScratchLayout(x.name)
     let sums: HeapArray<Double>
