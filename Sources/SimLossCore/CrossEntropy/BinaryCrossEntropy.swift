@@ -267,14 +267,24 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
   @inlinable
   func requireUnitInterval(_ v: TensorView<T>, of caller: TensorView<T>) throws {
     let bad = try plan.sampleSums(v.name) { s, rows in
-      var n = 0.0
+      // An integer count of failed comparisons (2 for NaN), without &&:
+      // a Double count (whose additions may not be reordered) or a
+      // short-circuit kept the loop scalar, a third of BCE from
+      // probabilities.
+      var n = 0
       let vs = geometry.strides(of: v)
       let stride = geometry.rowStride(vs)
+      @inline(__always) func outside(_ value: T) -> Int { (value >= 0 ? 0 : 1) &+ (value <= 1 ? 0 : 1) }
       for r in rows {
         let p = v.origin + geometry.offset(strides: vs, sample: s, row: r)
-        for i in 0..<geometry.length(sample: s, row: r) where !(p[i &* stride] >= 0 && p[i &* stride] <= 1) { n += 1 }
+        let length = geometry.length(sample: s, row: r)
+        if stride == 1 {
+          for i in 0..<length { n &+= outside(p[i]) }
+        } else {
+          for i in 0..<length { n &+= outside(p[i &* stride]) }
+        }
       }
-      return n
+      return Double(n)
     }
     guard bad.contains(where: { $0 > 0 }),
       let (index, value) = caller.firstElement(where: { !($0 >= 0 && $0 <= 1) })
