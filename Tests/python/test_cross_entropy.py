@@ -415,6 +415,22 @@ def test_sigmoid_focal_tiny_losses_keep_their_digits(dtype, rtol, gamma):
     np.testing.assert_allclose(g, ref.sigmoid_focal_loss_grad(*args, gamma=gamma, reduction="none"), rtol=rtol, atol=0)
 
 
+@pytest.mark.parametrize("gamma", [1.5, 2.0])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_sigmoid_focal_float32_matches_reference(gamma, reduction):
+    # gamma = 2 takes u * u, any other gamma exp(gamma log u); both within
+    # float32 rounding of the float64 reference.
+    rng = np.random.default_rng(25)
+    x = rng.normal(0, 4, (64, 33)).astype(np.float32)
+    y = (rng.random((64, 33)) > 0.5).astype(np.float32)
+    v, g = simloss.sigmoid_focal_loss(x, y, gamma=gamma, reduction=reduction, grad=True)
+    args = (x.astype(np.float64), y.astype(np.float64))
+    expected = ref.sigmoid_focal_loss(*args, gamma=gamma, reduction=reduction)
+    np.testing.assert_allclose(v, expected, rtol=3e-6, atol=1e-6 * np.abs(expected).max())
+    expected = ref.sigmoid_focal_loss_grad(*args, gamma=gamma, reduction=reduction)
+    np.testing.assert_allclose(g, expected, rtol=3e-6, atol=1e-6 * np.abs(expected).max())
+
+
 def test_sigmoid_focal_float32_gradient_finite():
     x = np.array([50, -50, 1e4, -1e4, 30, -30], np.float32)
     for y in (np.ones(6, np.float32), np.zeros(6, np.float32)):
