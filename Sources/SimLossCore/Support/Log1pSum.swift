@@ -1,18 +1,18 @@
 import RealModule
 
-/// sum_i (a[i] + log(1 + e[i])) over n float32 pairs with e[i] in [0, 1]
-/// (or NaN), in Double, with one logarithm per call instead of one per
+/// sum_i (a[i] + log(1 + e[i])) over n pairs with e[i] in [0, 1] (or
+/// NaN), in Double, with one logarithm per call instead of one per
 /// element: the logarithms are summed as the logarithm of the product of
 /// the 1 + e[i], kept exactly enough in sixteen Double lanes.
 ///
 /// Why: binary cross-entropy from logits is bound by its arithmetic, and
 /// log1p's polynomial was a third of it (nine multiply-adds per element).
 /// A lane's product takes one multiply-add, p + p e (the exact p (1 + e)
-/// rounded once, so e's low bits are not lost in forming 1 + e), and its
-/// relative error after k factors is k 2^-53; each e >= 2^-26 then adds at
-/// least 2^-27 to the product, so the logarithm of a factor is found to
-/// 2^-26 of itself or better. The caller adds smaller e to a instead
-/// (log(1 + e) = e to float precision there): see `splitsLog1p`.
+/// rounded once, so e's low bits are not lost in forming 1 + e), whose
+/// rounding is 2^-53 of the product: at most 2^-27 of the factor's own
+/// logarithm when e >= 2^-26. The float32 caller adds smaller e to a
+/// instead, where log(1 + e) is e to within 2^-27 of itself
+/// (`ElementwisePass.logitsRow`).
 ///
 /// The order of operations is fixed by the source (lane i mod 16, as
 /// laneSum), so the sum is bitwise the same for any thread count.
