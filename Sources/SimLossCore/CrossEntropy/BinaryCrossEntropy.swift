@@ -298,15 +298,16 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
       var n = 0
       let vs = geometry.strides(of: v)
       let stride = geometry.rowStride(vs)
-      @inline(__always) func outside(_ value: T) -> Int { (value >= 0 ? 0 : 1) &+ (value <= 1 ? 0 : 1) }
+      func count<S: Step>(_: S.Type, _ p: UnsafeMutablePointer<T>, _ length: Int) {
+        for i in 0..<length {
+          let value = p[S.offset(i, stride)]
+          n &+= (value >= 0 ? 0 : 1) &+ (value <= 1 ? 0 : 1)
+        }
+      }
       for r in rows {
         let p = v.origin + geometry.offset(strides: vs, sample: s, row: r)
         let length = geometry.length(sample: s, row: r)
-        if stride == 1 {
-          for i in 0..<length { n &+= outside(p[i]) }
-        } else {
-          for i in 0..<length { n &+= outside(p[i &* stride]) }
-        }
+        if stride == 1 { count(UnitStep.self, p, length) } else { count(StridedStep.self, p, length) }
       }
       return Double(n)
     }

@@ -64,7 +64,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     if let tile {
       func retiled<E>(_ v: TensorView<E>) -> TensorView<E> {
         // The spacing of positions: 1 for dense NCHW, C for channels last.
-        let spacing = v.shape.indices.last(where: { v.shape[$0] != 1 }).map { v.strides[$0] } ?? 1
+        let spacing = Self.positionSpacings(v.shape, [v.strides])?.first ?? 1
         let samples = tile.samples, sampleStride = v.rank >= 2 ? v.strides[0] : 0
         return TensorView(
           unchecked: v, shape: [samples, tile.rows, tile.length],
@@ -91,6 +91,17 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     self.options = options
   }
 
+  /// The distance between neighbouring positions of a sample in each of
+  /// the views, or nil unless the positions of every view are evenly
+  /// spaced (their dimensions after the sample's merge into one,
+  /// `coalescedDimensions`). Rank-1 positions are one sample.
+  @inlinable
+  static func positionSpacings(_ shape: [Int], _ strides: [[Int]]) -> [Int]? {
+    let first = shape.count >= 2 ? 1 : 0
+    let (merged, mergedStrides) = coalescedDimensions(Array(shape[first...]), strides.map { Array($0[first...]) })
+    return merged.count == 1 ? mergedStrides.map { $0[0] } : nil
+  }
+
   /// Rows of positions, when every operand's positions within a sample are
   /// evenly spaced (dense, or C apart): up to `maxLength` positions, a
   /// divisor of their number, instead of the last dimension; rank-1
@@ -109,16 +120,8 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   static func positionTile(
     _ shape: [Int], _ strides: [[Int]], maxLength: Int
   ) -> (samples: Int, rows: Int, length: Int)? {
-    guard !shape.isEmpty else { return nil }
+    guard !shape.isEmpty, positionSpacings(shape, strides) != nil else { return nil }
     let first = shape.count >= 2 ? 1 : 0
-    for s in strides {
-      let spacing = shape.indices.last(where: { shape[$0] != 1 }).map { s[$0] } ?? 1
-      var dense = spacing
-      for d in stride(from: shape.count - 1, through: first, by: -1) {
-        if shape[d] != 1 && s[d] != dense { return nil }
-        dense &*= shape[d]
-      }
-    }
     let positions = shape[first...].reduce(1, &*)
     guard positions > 0 else { return nil }
     var length = Swift.max(1, Swift.min(positions, maxLength))

@@ -31,5 +31,12 @@ func laneSum(_ n: Int, _ term: (Int) -> Double) -> Double {
   acc += tail
   acc2 += tail2
   acc += acc2
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+  return pairwiseSum(acc)
+}
+
+/// ((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7)): the fixed order in
+/// which laneSum and log1pSum add their lanes.
+@inlinable @inline(__always)
+func pairwiseSum(_ v: SIMD8<Double>) -> Double {
+  ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
 }

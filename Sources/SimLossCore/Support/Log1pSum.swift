@@ -68,7 +68,7 @@ func log1pSum<T: SimLossFloat>(_ n: Int, _ a: UnsafePointer<T>, _ e: UnsafePoint
   let p = p0 * p1
   let product = ((p[0] * p[1]) * (p[2] * p[3])) * ((p[4] * p[5]) * (p[6] * p[7]))
   s0 += s1
-  let s = ((s0[0] + s0[1]) + (s0[2] + s0[3])) + ((s0[4] + s0[5]) + (s0[6] + s0[7]))
+  let s = pairwiseSum(s0)
   return s + (Double(exponents.wrappedSum()) * 0.693_147_180_559_945_3 + Double.log(product))
 }
 

@@ -15,25 +15,30 @@
 @inlinable
 func coalesced<T>(_ views: [TensorView<T>]) -> [TensorView<T>] {
   guard let first = views.first else { return [] }
-  let shape = first.shape
+  let (shape, strides) = coalescedDimensions(first.shape, views.map(\.strides))
+  return views.indices.map { TensorView(unchecked: views[$0], shape: shape, strides: strides[$0]) }
+}
+
+/// The merge of `coalesced` on a shape and one stride list per view:
+/// the merged shape (at least rank 1) and each view's merged strides.
+@inlinable
+func coalescedDimensions(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
   // Built innermost first.
   var merged: [Int] = []
-  var strides = [[Int]](repeating: [], count: views.count)
+  var mergedStrides = [[Int]](repeating: [], count: strides.count)
   for d in shape.indices.reversed() where shape[d] != 1 {
     if let inner = merged.last,
-      views.indices.allSatisfy({ views[$0].strides[d] == strides[$0].last! &* inner })
+      strides.indices.allSatisfy({ strides[$0][d] == mergedStrides[$0].last! &* inner })
     {
       merged[merged.count - 1] = inner &* shape[d]
       continue
     }
     merged.append(shape[d])
-    for k in views.indices { strides[k].append(views[k].strides[d]) }
+    for k in strides.indices { mergedStrides[k].append(strides[k][d]) }
   }
   if merged.isEmpty {
     merged = [1]
-    for k in views.indices { strides[k] = [1] }
+    for k in strides.indices { mergedStrides[k] = [1] }
   }
-  return views.indices.map {
-    TensorView(unchecked: views[$0], shape: merged.reversed(), strides: strides[$0].reversed())
-  }
+  return (merged.reversed(), mergedStrides.map { $0.reversed() })
 }
