@@ -457,11 +457,17 @@ def test_cross_entropy_from_probs_matches_reference(axis, reduction):
 # dense planes cut into rows of up to 512 positions (1600 -> 4 rows of 400;
 # 300 x 301 -> 210 rows of 430, several rows to a block and several blocks
 # to an image, each row's maxima taken during the sweep of the row before),
-# and a strided view that keeps image rows.
+# and a strided view that keeps image rows. Positions with no divisor
+# from 256 to 512 are cut into rows of 512 and a shorter last row per
+# sample: 1031 (a prime) -> 512, 512, 7; 2 x 1031 -> 4 x 512 + 14; and
+# 3 x 100003 float32 positions of 21 classes, 25 MiB of gradient, streamed.
 @pytest.mark.parametrize("shape, view", [
     ((2, 5, 40, 40), np.s_[...]),
     ((1, 3, 300, 301), np.s_[...]),
     ((2, 6, 40, 66), np.s_[:, :, ::2, 1::2]),
+    ((2, 4, 1031), np.s_[...]),
+    ((3, 3, 2, 1031), np.s_[...]),
+    ((3, 21, 100003), np.s_[...]),
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted, smoothing", [(False, 0.0), (True, 0.1)])

@@ -380,7 +380,7 @@ struct ElementwisePass<T: SimLossFloat, K: KernelTarget> {
         }
         total += laneSum(n) { i in values[i].asDouble }
         if !out.isEmpty {
-          let base = (s &* geometry.rows &+ r) &* geometry.rowLength
+          let base = geometry.flatIndex(sample: s, row: r)
           for i in 0..<n { out[base &+ i] = values[i].asDouble }
         }
       }

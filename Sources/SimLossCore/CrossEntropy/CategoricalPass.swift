@@ -66,8 +66,9 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         // The spacing of positions: 1 for dense NCHW, C for channels last.
         let spacing = Self.positionSpacings(v.shape, [v.strides])?.first ?? 1
         let samples = tile.samples, sampleStride = v.rank >= 2 ? v.strides[0] : 0
+        let rows = (tile.positions &+ tile.length &- 1) / tile.length
         return TensorView(
-          unchecked: v, shape: [samples, tile.rows, tile.length],
+          unchecked: v, shape: [samples, rows, tile.length],
           strides: [sampleStride, tile.length &* spacing, spacing])
       }
       x = retiled(x)
@@ -76,7 +77,8 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       gradient = gradient.map { (retiled($0.0), $0.1) }
     }
     vectorisesPositions = !classContiguous || (fewClasses && tile.map { $0.length >= 64 } == true)
-    geometry = RowGeometry(shape: x.shape)
+    geometry = tile.map { RowGeometry(samples: $0.samples, perSample: $0.positions, rowLength: $0.length) }
+      ?? RowGeometry(shape: x.shape)
     // The class-strided kernel takes each row's maxima while it sweeps the
     // row before, so its blocks hold several rows (12 of 512 positions for
     // 21 classes).
@@ -103,9 +105,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   }
 
   /// Rows of positions, when every operand's positions within a sample are
-  /// evenly spaced (dense, or C apart): up to `maxLength` positions, a
-  /// divisor of their number, instead of the last dimension; rank-1
-  /// positions ((N, C) logits) are one sample of N. For the kernel that
+  /// evenly spaced (dense, or C apart): up to `maxLength` positions instead
+  /// of the last dimension, a divisor of their number if one is at least
+  /// half of that, else the last row of each sample shorter; rank-1
+  /// positions ((N, C) logits) are one sample of N. (A long last dimension
+  /// is cut too: (1, 21, 131072) in one row per sample ran at 2.6 ns per
+  /// element, against 1.0 for (8, 21, 128, 128) in rows of 512.) For the kernel that
   /// runs along positions ((N, C, d1, ..., dk) logits, or class-contiguous
   /// ones with few classes), rows of up to 512: each sweep over the
   /// classes then reads C runs of up to 2 KiB, prefetched
@@ -115,19 +120,19 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   /// sweeps. (512: (8, 21, 128, 128) 2.56 -> 2.29 ms on one thread, 1.66 ->
   /// 1.31 ms on two, with the prefetching; 1024 and 256 in between. Before
   /// the prefetching 2048 was the better: 3.27 against 3.42 ms.) Nil when
-  /// the positions are not evenly spaced or the rows would be no longer.
+  /// the positions are not evenly spaced, or there are none.
   @inlinable
   static func positionTile(
     _ shape: [Int], _ strides: [[Int]], maxLength: Int
-  ) -> (samples: Int, rows: Int, length: Int)? {
+  ) -> (samples: Int, positions: Int, length: Int)? {
     guard !shape.isEmpty, positionSpacings(shape, strides) != nil else { return nil }
     let first = shape.count >= 2 ? 1 : 0
     let positions = shape[first...].reduce(1, &*)
     guard positions > 0 else { return nil }
-    var length = Swift.max(1, Swift.min(positions, maxLength))
-    while positions % length != 0 { length &-= 1 }
-    guard length > (first == 1 ? shape[shape.count - 1] : 1) else { return nil }
-    return (first == 1 ? shape[0] : 1, positions / length, length)
+    let most = Swift.max(1, Swift.min(positions, maxLength))
+    var length = most
+    while length > most / 2 && positions % length != 0 { length &-= 1 }
+    return (first == 1 ? shape[0] : 1, positions, positions % length == 0 ? length : most)
   }
 
   // MARK: - Targets
@@ -146,7 +151,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       var total = 0.0
       for r in rows {
         let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
-        for i in 0..<geometry.rowLength {
+        for i in 0..<geometry.length(sample: s, row: r) {
           let y = Int(truncatingIfNeeded: t[i &* stride])
           if y == ignore { continue }
           total += y >= 0 && y < classes ? w[y] : .nan
@@ -161,7 +166,9 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         var n = 0
         for r in rows {
           let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
-          for i in 0..<geometry.rowLength where Int(truncatingIfNeeded: t[i &* stride]) != ignore { n += 1 }
+          for i in 0..<geometry.length(sample: s, row: r) where Int(truncatingIfNeeded: t[i &* stride]) != ignore {
+            n += 1
+          }
         }
         return Double(n)
       }.forEach { counted += Int($0) }
@@ -195,7 +202,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     case .mean: scale = denominator != 0 ? 1 / denominator : 0
     case .sum, .none: scale = 1
     }
-    let positions = geometry.samples * geometry.rows * geometry.rowLength
+    let positions = geometry.samples * geometry.sampleCount
     let perPosition = try HeapArray<Double>(
       zeroed: reduction == .none ? positions : 0, what: "\(x.name): one loss per position")
     let out = UnsafeMutableBufferPointer(start: perPosition.base, count: perPosition.count)
@@ -280,13 +287,14 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   /// the targets are probabilities), into `out`.
   @inlinable
   func rowTargets(sample: Int, row: Int, into out: UnsafeMutablePointer<Int>) {
+    let n = geometry.length(sample: sample, row: row)
     guard let indices else {
-      for i in 0..<geometry.rowLength { out[i] = -1 }
+      for i in 0..<n { out[i] = -1 }
       return
     }
     let t = indices.origin + geometry.offset(strides: indices.strides, sample: sample, row: row)
     let stride = geometry.rowStride(indices.strides), ignore = options.ignoreIndex
-    for i in 0..<geometry.rowLength {
+    for i in 0..<n {
       let y = Int(truncatingIfNeeded: t[i &* stride])
       out[i] = y == ignore ? -1 : y
     }
@@ -299,7 +307,6 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>,
     scratch layout: ContiguousScratch, _ raw: UnsafeMutableRawPointer
   ) -> Double {
-    let n = geometry.rowLength
     let scratch = layout.values.pointer(in: raw), targets = layout.targets.pointer(in: raw)
     let xs = geometry.rowStride(x.strides)
     let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0
@@ -310,6 +317,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       let gr = gradient.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
       let tr = soft.map { $0.origin + geometry.offset(strides: $0.strides, sample: sample, row: r) }
       rowTargets(sample: sample, row: r, into: targets)
+      let n = geometry.length(sample: sample, row: r), base = geometry.flatIndex(sample: sample, row: r)
       for i in 0..<n {
         let y: Int? = targets[i] >= 0 ? targets[i] : nil
         let countedPosition = soft != nil || y != nil
@@ -317,7 +325,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
           ? position(xr + i &* xs, gr.map { $0 + i &* gs }, tr.map { $0 + i &* ts }, y, scale, scratch)
           : ignored(gr.map { $0 + i &* gs })
         total += loss
-        if !out.isEmpty { out[(sample &* geometry.rows &+ r) &* n &+ i] = loss }
+        if !out.isEmpty { out[base &+ i] = loss }
       }
     }
     return total
@@ -415,7 +423,9 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     _: S.Type, sample: Int, rows: Range<Int>, scale: Double, out: UnsafeMutableBufferPointer<Double>,
     scratch layout: PositionScratch, _ raw: UnsafeMutableRawPointer
   ) -> Double {
-    let n = geometry.rowLength, classes = self.classes
+    // Scratch arrays hold rowLength positions; a row may hold fewer
+    // (`RowGeometry.length`).
+    let capacity = geometry.rowLength, classes = self.classes
     let w = weights.values
     let eps = options.labelSmoothing, uniform = eps / Double(classes)
     let xs = geometry.rowStride(x.strides), cs = xClassStride
@@ -427,10 +437,10 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     // width. (A float32 sum of C exponentials, each <= 1, is within C ulp;
     // the loss within 1e-6.)
     let scratch = layout.doubles.pointer(in: raw)
-    let a = scratch, b = scratch + n, lse = scratch + 2 * n
+    let a = scratch, b = scratch + capacity, lse = scratch + 2 * capacity
     let buffers = layout.buffers.pointer(in: raw)
-    let sum = buffers, factor = buffers + n, counts = buffers + 2 * n
-    var maxima = buffers + 3 * n, nextMaxima = buffers + 4 * n
+    let sum = buffers, factor = buffers + capacity, counts = buffers + 2 * capacity
+    var maxima = buffers + 3 * capacity, nextMaxima = buffers + 4 * capacity
     let targets = layout.targets.pointer(in: raw)
     // What the gradient of a class-index target loses at its class:
     // scale (1 - eps) w_y, in T.
@@ -439,42 +449,47 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     // gradient is streamed (unit strides only: the streamed stores are
     // whole 64-byte lines of a row).
     let streaming = S.self == UnitStep.self && layout.exponentials.count > 0
-    let rowBytes = n &* MemoryLayout<T>.stride
     let ex = layout.exponentials.pointer(in: raw)
     for c in 0..<classes { targetShare[c] = T(scale * (1 - eps) * w[c]) }
     func rowOrigin<E>(_ view: TensorView<E>, _ r: Int) -> UnsafeMutablePointer<E> {
       view.origin + geometry.offset(strides: view.strides, sample: sample, row: r)
     }
-    // The maxima of the block's first row. Each later row's are taken
-    // during the exponential sweep of the row before it: that sweep is
-    // compute-bound, and its loads of the next row's logits overlap the
-    // memory latency that a sweep of its own would wait on. (The last row
-    // takes its own, already cached, maxima into a throwaway buffer.)
-    if !rows.isEmpty {
-      let x0 = rowOrigin(x, rows.lowerBound)
-      // The first row is read from memory: each class's run is asked for
-      // two classes ahead (2.30 -> 2.25 ms on (8, 21, 128, 128), one thread,
-      // a few percent more on two).
+    // The maxima of the block's first row, in a sweep of their own. Each
+    // later row's are taken during the exponential sweep of the row before
+    // it: that sweep is compute-bound, and its loads of the next row's
+    // logits overlap the memory latency that a sweep of its own would wait
+    // on. (A row followed by none of its length in the block takes its own,
+    // already cached, maxima into a throwaway buffer, and the next row, if
+    // any, sweeps for its own.)
+    func rowMaxima(_ x0: UnsafeMutablePointer<T>, _ n: Int, into m: UnsafeMutablePointer<T>) {
+      let rowBytes = n &* MemoryLayout<T>.stride
+      // The row is read from memory: each class's run is asked for two
+      // classes ahead (2.30 -> 2.25 ms on (8, 21, 128, 128), one thread, a
+      // few percent more on two).
       if S.self == UnitStep.self {
         for c in 1..<min(3, max(1, classes)) { prefetchLines(x0 + c &* cs, bytes: rowBytes) }
       }
-      for i in 0..<n { maxima[i] = x0[S.offset(i, xs)] }
+      for i in 0..<n { m[i] = x0[S.offset(i, xs)] }
       for c in 1..<max(1, classes) {
         let xc = x0 + c &* cs
         if S.self == UnitStep.self && c &+ 2 < classes { prefetchLines(xc + 2 &* cs, bytes: rowBytes) }
         for i in 0..<n {
           let v = xc[S.offset(i, xs)]
-          maxima[i] = v > maxima[i] ? v : maxima[i]
+          m[i] = v > m[i] ? v : m[i]
         }
       }
     }
     var total = 0.0
+    var maximaTaken = false
     for r in rows {
       defer { swap(&maxima, &nextMaxima) }
+      let n = geometry.length(sample: sample, row: r), rowBytes = n &* MemoryLayout<T>.stride
       let x0 = rowOrigin(x, r)
       let g0 = gradient.map { rowOrigin($0, r) }
       let t0 = soft.map { rowOrigin($0, r) }
-      let xNext = r &+ 1 < rows.upperBound ? rowOrigin(x, r &+ 1) : x0
+      if !maximaTaken { rowMaxima(x0, n, into: maxima) }
+      maximaTaken = r &+ 1 < rows.upperBound && geometry.length(sample: sample, row: r &+ 1) == n
+      let xNext = maximaTaken ? rowOrigin(x, r &+ 1) : x0
       rowTargets(sample: sample, row: r, into: targets)
       // (A separate loop: as a masked store in the loop below, it made
       // each load of targets[i] wait for the store: 6% of the pass.)
@@ -577,7 +592,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       }
       total += laneSum(n) { loss[$0] }
       if !out.isEmpty {
-        let base = (sample &* geometry.rows &+ r) &* n
+        let base = geometry.flatIndex(sample: sample, row: r)
         for i in 0..<n { out[base &+ i] = loss[i] }
       }
       // g_c = scale (A e_c / S - a_c); an ignored position gets 0, even

@@ -63,7 +63,7 @@ public func crossEntropy<T: SimLossFloat>(
           if let g0 { g0[i &* gs &+ c &* gc] = T(clamped || pic == 0 ? 0 : -scale * pic / qic) }
         }
         total += loss
-        if !out.isEmpty { out[(s &* geometry.rows &+ r) &* n &+ i] = loss }
+        if !out.isEmpty { out[geometry.flatIndex(sample: s, row: r) &+ i] = loss }
       }
     }
     return total

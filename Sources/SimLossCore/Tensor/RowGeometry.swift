@@ -9,9 +9,13 @@ struct RowGeometry {
   @usableFromInline let rowLength: Int
   /// Extents of the flattened middle dimensions, outermost first.
   @usableFromInline let middle: [Int]
-  /// > 0 when the tensor is read as one sample of this many elements (see
-  /// `init(chunking:)`).
-  @usableFromInline let chunkedCount: Int
+  /// > 0 when each sample's elements, this many, are cut into rows of
+  /// `rowLength`, the last one shorter (`init(chunking:)`,
+  /// `init(samples:perSample:rowLength:)`).
+  @usableFromInline let perSample: Int
+  /// Whether views are read as one sample cut along dimension 0
+  /// (`init(chunking:)`, `strides(of:)`).
+  @usableFromInline let chunksDimensionZero: Bool
 
   @inlinable
   init(shape: [Int]) {
@@ -19,7 +23,8 @@ struct RowGeometry {
     rowLength = shape.count >= 2 ? shape[shape.count - 1] : 1
     middle = shape.count >= 3 ? Array(shape[1..<(shape.count - 1)]) : []
     rows = middle.reduce(1, &*)
-    chunkedCount = 0
+    perSample = 0
+    chunksDimensionZero = false
   }
 
   /// A tensor of `count` elements along dimension 0 and one element per
@@ -34,7 +39,23 @@ struct RowGeometry {
     rowLength = Self.chunk
     rows = (count + Self.chunk - 1) / Self.chunk
     middle = [rows]
-    chunkedCount = count
+    perSample = count
+    chunksDimensionZero = true
+  }
+
+  /// `samples` samples of `perSample` elements each, in rows of `rowLength`
+  /// (> 0), the last row of each sample shorter when `rowLength` does not
+  /// divide `perSample`: views are retiled by their owner to
+  /// [samples, rows, rowLength] (the last row's nominal extent past its
+  /// sample is never read), rows are `length(sample:row:)` long.
+  @inlinable
+  init(samples: Int, perSample: Int, rowLength: Int) {
+    self.samples = samples
+    self.rowLength = rowLength
+    rows = (perSample + rowLength - 1) / rowLength
+    middle = [rows]
+    self.perSample = perSample
+    chunksDimensionZero = false
   }
 
   /// 1024 elements keep a row's logits and BCE's prepared values in L1
@@ -46,14 +67,25 @@ struct RowGeometry {
   /// stride cut into rows.
   @inlinable
   func strides<E>(of v: TensorView<E>) -> [Int] {
-    chunkedCount > 0 ? [0, Self.chunk &* v.strides[0], v.strides[0]] : v.strides
+    chunksDimensionZero ? [0, Self.chunk &* v.strides[0], v.strides[0]] : v.strides
   }
 
   /// The elements in row `row` of sample `sample`: `rowLength`, but for a
-  /// chunked tensor's last row.
+  /// cut sample's last row.
   @inlinable @inline(__always)
   func length(sample: Int, row: Int) -> Int {
-    chunkedCount > 0 ? Swift.min(rowLength, chunkedCount &- row &* rowLength) : rowLength
+    perSample > 0 ? Swift.min(rowLength, perSample &- row &* rowLength) : rowLength
+  }
+
+  /// The elements of a sample.
+  @inlinable
+  var sampleCount: Int { perSample > 0 ? perSample : rows &* rowLength }
+
+  /// The index of row `row` of sample `sample`'s first element among all
+  /// the elements in sample-major order: where its per-element outputs go.
+  @inlinable @inline(__always)
+  func flatIndex(sample: Int, row: Int) -> Int {
+    sample &* sampleCount &+ row &* rowLength
   }
 
   /// Offset from the origin of a view with these strides of the first
