@@ -31,6 +31,7 @@ typedef struct {
   int kind; /* 0 categorical indices, 1 binary with logits */
   int rank;
   int64_t shape[4];
+  int classes_last; /* categorical: classes in the last dimension */
 } workload;
 
 static void check(simloss_status s) {
@@ -41,7 +42,10 @@ static void check(simloss_status s) {
 static void call_loss(const workload *w, const simloss_tensor *x, const simloss_tensor *y, const simloss_tensor *g,
                       int grad) {
   double v;
-  if (w->kind == 0) check(simloss_cross_entropy(x, y, NULL, NULL, &v, 1, grad ? g : NULL, NULL));
+  simloss_cross_entropy_options o;
+  simloss_cross_entropy_options_init(&o);
+  o.class_axis = w->classes_last ? SIMLOSS_CLASS_AXIS_LAST : SIMLOSS_CLASS_AXIS_SECOND;
+  if (w->kind == 0) check(simloss_cross_entropy(x, y, NULL, &o, &v, 1, grad ? g : NULL, NULL));
   else check(simloss_bce_with_logits(x, y, NULL, NULL, NULL, &v, 1, grad ? g : NULL));
 }
 
@@ -56,6 +60,10 @@ int main(int argc, char **argv) {
     {"ce 8192x1000", 0, 2, {8192, 1000}},
     {"ce 8x21x128x128", 0, 4, {8, 21, 128, 128}},
     {"bce-logits 2^20", 1, 1, {1 << 20}},
+    /* Beyond the issue's workloads: channels last (TensorFlow's layout)
+     * and few classes (CIFAR-10), staged through scratch. */
+    {"ce 8x128x128x21", 0, 4, {8, 128, 128, 21}, 1},
+    {"ce 262144x10", 0, 2, {262144, 10}},
   };
   if (reps == 1)
     printf("simloss %s, %s, %d thread(s), float32, one call (smoke run)\n", simloss_version_string(),
@@ -69,7 +77,7 @@ int main(int argc, char **argv) {
     workload *w = &loads[k];
     int64_t count = 1;
     for (int d = 0; d < w->rank; d++) count *= w->shape[d];
-    int64_t classes = w->kind == 0 ? w->shape[1] : 1;
+    int64_t classes = w->kind == 0 ? w->shape[w->classes_last ? w->rank - 1 : 1] : 1;
     int64_t positions = count / classes;
     float *x = malloc(sizeof(float) * count), *g = malloc(sizeof(float) * count);
     float *y = malloc(sizeof(float) * count);
@@ -90,7 +98,9 @@ int main(int argc, char **argv) {
     check(simloss_tensor_init_dense(&tx, x, SIMLOSS_FLOAT32, w->rank, w->shape));
     check(simloss_tensor_init_dense(&tg, g, SIMLOSS_FLOAT32, w->rank, w->shape));
     if (w->kind == 0) {
-      int64_t pshape[4] = {w->shape[0], w->shape[2], w->shape[3], 0};
+      int64_t pshape[4] = {w->shape[0], 0, 0, 0};
+      for (int d = 1, k = 1; d < w->rank; d++)
+        if (d != (w->classes_last ? w->rank - 1 : 1)) pshape[k++] = w->shape[d];
       check(simloss_tensor_init_dense(&ty, idx, SIMLOSS_INT64, w->rank - 1, pshape));
     } else {
       check(simloss_tensor_init_dense(&ty, y, SIMLOSS_FLOAT32, w->rank, w->shape));

@@ -63,12 +63,15 @@ def test_cross_entropy_soft_targets_match_reference(positions, axis, reduction, 
 
 
 # Class-contiguous logits ((N, C) and channels last) with many positions:
-# up to 12 classes they run on the kernel that vectorises positions, C
-# floats apart, in rows of up to 512; with more, one position at a time,
-# in rows of up to 512. 4099 positions (a prime) cannot be cut into such
-# rows. Each case against the float64 reference, with every option.
+# up to 40 classes in float32 (12 in float64) they are staged, a row of up
+# to 512 positions at a time, through class-major scratch for the kernel
+# that vectorises positions; with more, one position at a time. 4099
+# positions (a prime) end in a short row; 1000 of 40 classes are rows of
+# 200, and 41 classes one position at a time. Each case against the
+# float64 reference, with every option.
 @pytest.mark.parametrize("positions, classes", [
     ((4096,), 2), ((4096,), 10), ((4096,), 16), ((4099,), 3), ((2, 16, 16), 7), ((2, 16, 16), 21),
+    ((1000,), 40), ((1000,), 41),
 ])
 @pytest.mark.parametrize("weighted, ignore, smoothing", [(False, False, 0.0), (True, True, 0.1)])
 @pytest.mark.parametrize("reduction", REDUCTIONS)

@@ -29,17 +29,29 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   /// Whether the kernel runs along rows of positions (`positionRows`)
   /// rather than along each position's classes (`classContiguousRows`).
   @usableFromInline let vectorisesPositions: Bool
+  /// Whether `positionRows` stages class-contiguous operands through
+  /// scratch, a row at a time (see `stagedClasses`).
+  @usableFromInline let staged: Bool
 
   /// Up to this many classes, class-contiguous logits ((N, C), channels
   /// last) in rows of 64 or more positions go to the kernel that runs
-  /// along positions, C floats apart (its loads and stores scalar, its
-  /// arithmetic not): one position at a time is a few short loops each.
-  /// (N, C) float32 with its gradient, one thread, ns per element, one
-  /// position at a time in rows of 512 against along positions: C = 2
-  /// 19.8 / 6.4, C = 8 5.7 / 4.2, C = 12 5.2 / 4.0, C = 16 3.35 / 3.85.
-  /// (In rows of one position, as (N, C) was read before: 39, 10.7, 7.5,
-  /// 6.0.)
-  @inlinable static var fewClasses: Int { 12 }
+  /// along positions: each row's logits (and soft targets) are transposed
+  /// into class-major scratch, its gradient computed there and transposed
+  /// back (`transpose`), so that the kernel's sweeps are the unit-stride
+  /// ones of (N, C, H, W). One position at a time is a few short loops
+  /// each, with a logarithm and a division per position. (N, C) with its
+  /// gradient, 2.75 M elements, one thread, ns per element, one position
+  /// at a time against staged: float32 C = 2 6.4 / 4.4, C = 10 4.2 / 2.0,
+  /// C = 21 3.3 / 1.7, C = 32 1.9 / 1.7, C = 40 1.85 / 1.7, C = 48
+  /// 1.44 / 2.2, C = 64 1.1 / 1.9; float64 C = 10 8.2 / 8.3, C = 21
+  /// 7.2 / 7.5, C = 32 5.5 / 7.5. (Before staging, up to 12 classes ran
+  /// on this kernel with strided loads: C = 10 4.2.)
+  @inlinable static var stagedClasses: Int { T.self == Float.self ? 40 : 12 }
+
+  /// Staged rows hold about this many elements (positions x classes), up
+  /// to 512 positions: a row's staged logits and gradient, 32 KiB each in
+  /// float32, stay in L2 between the kernel's sweeps.
+  @inlinable static var stagedRowElements: Int { 8192 }
 
   @inlinable
   init(
@@ -53,11 +65,13 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     var soft = soft.map { layout.positions(of: $0) }
     var gradient = gradient.map { layout.positions(of: $0) }
     let classContiguous = xClassStride == 1 && (gradient == nil || gradient!.1 == 1) && (soft == nil || soft!.1 == 1)
-    let fewClasses = classContiguous && layout.classes <= Self.fewClasses
+    let stageable = classContiguous && layout.classes <= Self.stagedClasses
     // One position at a time, a row holds about a block's elements, so that
     // a call of a few hundred positions of 1000 classes still has a block
     // for each thread.
-    let maxLength = !classContiguous || fewClasses ? 512 : BlockPlan.targetElements / Swift.max(1, layout.classes)
+    let maxLength = !classContiguous ? 512
+      : stageable ? Swift.min(512, Swift.max(64, Self.stagedRowElements / Swift.max(1, layout.classes)))
+      : BlockPlan.targetElements / Swift.max(1, layout.classes)
     let tile = Self.positionTile(
       x.shape, [x.strides] + [indices?.strides, soft?.0.strides, gradient?.0.strides].compactMap { $0 },
       maxLength: maxLength)
@@ -76,7 +90,8 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       soft = soft.map { (retiled($0.0), $0.1) }
       gradient = gradient.map { (retiled($0.0), $0.1) }
     }
-    vectorisesPositions = !classContiguous || (fewClasses && tile.map { $0.length >= 64 } == true)
+    staged = stageable && tile.map { $0.length >= 64 } == true
+    vectorisesPositions = !classContiguous || staged
     geometry = tile.map { RowGeometry(samples: $0.samples, perSample: $0.positions, rowLength: $0.length) }
       ?? RowGeometry(shape: x.shape)
     // The class-strided kernel takes each row's maxima while it sweeps the
@@ -224,14 +239,19 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       // caches would keep anyway (4 MiB): a small gradient the caller reads
       // next is better left in cache (8-10% slower streamed, (2, 21, 32, 32)).
       let (expCount, overflow) = classes.multipliedReportingOverflow(by: n)
+      // (Staged rows have classes <= stagedClasses, n <= 512.)
+      let stagedCount = staged ? classes &* n : 0
       let dense = geometry.rowStride(x.strides) == 1 && gradient.map { geometry.rowStride($0.strides) == 1 } == true
-      let streams = dense && soft == nil && !overflow && expCount <= (1 << 18) / MemoryLayout<T>.stride
+      let streams = !staged && dense && soft == nil && !overflow && expCount <= (1 << 18) / MemoryLayout<T>.stride
         && positions * classes >= (4 << 20) / MemoryLayout<T>.stride
       let scratch = PositionScratch(
         doubles: try layout.reserve(Double.self, 3 * n), buffers: try layout.reserve(T.self, 5 * n),
         targets: try layout.reserve(Int.self, n), targetShare: try layout.reserve(T.self, classes),
         exponentials: try layout.reserve(T.self, streams ? expCount : 0),
-        classOf: try layout.reserve(Int32.self, streams ? n : 0), row: try layout.reserve(T.self, streams ? n : 0))
+        classOf: try layout.reserve(Int32.self, streams ? n : 0), row: try layout.reserve(T.self, streams ? n : 0),
+        stagedLogits: try layout.reserve(T.self, staged ? stagedCount : 0),
+        stagedGradient: try layout.reserve(T.self, staged && gradient != nil ? stagedCount : 0),
+        stagedTargets: try layout.reserve(T.self, staged && soft != nil ? stagedCount : 0))
       sums = try plan.sampleSums(x.name, scratchBytes: layout.bytes) { s, rows, raw in
         positionRows(sample: s, rows: rows, scale: scale, out: out, scratch: scratch, raw)
       }
@@ -268,11 +288,20 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     @usableFromInline let exponentials: ScratchSlice<T>
     @usableFromInline let classOf: ScratchSlice<Int32>
     @usableFromInline let row: ScratchSlice<T>
+    /// A staged row's logits, gradient and soft targets, class-major
+    /// (empty unless staged, and for the operands not given).
+    @usableFromInline let stagedLogits: ScratchSlice<T>
+    @usableFromInline let stagedGradient: ScratchSlice<T>
+    @usableFromInline let stagedTargets: ScratchSlice<T>
     @inlinable
     init(
       doubles: ScratchSlice<Double>, buffers: ScratchSlice<T>, targets: ScratchSlice<Int>, targetShare: ScratchSlice<T>,
-      exponentials: ScratchSlice<T>, classOf: ScratchSlice<Int32>, row: ScratchSlice<T>
+      exponentials: ScratchSlice<T>, classOf: ScratchSlice<Int32>, row: ScratchSlice<T>,
+      stagedLogits: ScratchSlice<T>, stagedGradient: ScratchSlice<T>, stagedTargets: ScratchSlice<T>
     ) {
+      self.stagedLogits = stagedLogits
+      self.stagedGradient = stagedGradient
+      self.stagedTargets = stagedTargets
       self.exponentials = exponentials
       self.classOf = classOf
       self.row = row
@@ -411,9 +440,9 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     let xs = geometry.rowStride(x.strides)
     let gs = gradient.map { geometry.rowStride($0.strides) } ?? 1
     let ts = soft.map { geometry.rowStride($0.strides) } ?? 1
-    // Positions one apart in every operand (NCHW rows): a specialisation
-    // with unit-stride vector loads.
-    return xs == 1 && gs == 1 && ts == 1
+    // Positions one apart in every operand (NCHW rows), or staged into
+    // scratch: a specialisation with unit-stride vector loads.
+    return staged || (xs == 1 && gs == 1 && ts == 1)
       ? positionRows(UnitStep.self, sample: sample, rows: rows, scale: scale, out: out, scratch: scratch, raw)
       : positionRows(StridedStep.self, sample: sample, rows: rows, scale: scale, out: out, scratch: scratch, raw)
   }
@@ -428,9 +457,17 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     let capacity = geometry.rowLength, classes = self.classes
     let w = weights.values
     let eps = options.labelSmoothing, uniform = eps / Double(classes)
-    let xs = geometry.rowStride(x.strides), cs = xClassStride
-    let gs = gradient.map { geometry.rowStride($0.strides) } ?? 0, gcs = gradientClassStride
-    let ts = soft.map { geometry.rowStride($0.strides) } ?? 0, tcs = softClassStride
+    // The operands' position strides, and those the sweeps read with: a
+    // staged row's class-major scratch has its classes `capacity` apart.
+    let xRowStride = geometry.rowStride(x.strides)
+    let gRowStride = gradient.map { geometry.rowStride($0.strides) } ?? 0
+    let tRowStride = soft.map { geometry.rowStride($0.strides) } ?? 0
+    let xs = staged ? 1 : xRowStride, cs = staged ? capacity : xClassStride
+    let gs = staged ? 1 : gRowStride, gcs = staged ? capacity : gradientClassStride
+    let ts = staged ? 1 : tRowStride, tcs = staged ? capacity : softClassStride
+    let stagedLogits = layout.stagedLogits.pointer(in: raw)
+    let stagedGradient = layout.stagedGradient.pointer(in: raw)
+    let stagedTargets = layout.stagedTargets.pointer(in: raw)
     // Scratch per position: A, B and the loss in Double; the max,
     // the sum of exponentials, the gradient factor and whether the position
     // counts (1 or 0) in T, so that the loops over classes run at T's vector
@@ -484,11 +521,40 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     for r in rows {
       defer { swap(&maxima, &nextMaxima) }
       let n = geometry.length(sample: sample, row: r), rowBytes = n &* MemoryLayout<T>.stride
-      let x0 = rowOrigin(x, r)
-      let g0 = gradient.map { rowOrigin($0, r) }
-      let t0 = soft.map { rowOrigin($0, r) }
+      var x0 = rowOrigin(x, r)
+      var g0 = gradient.map { rowOrigin($0, r) }
+      var t0 = soft.map { rowOrigin($0, r) }
+      if staged {
+        transpose(x0, sourceStride: xRowStride, rows: n, columns: classes, into: stagedLogits, destinationStride: capacity)
+        x0 = stagedLogits
+        if let t = t0 {
+          transpose(t, sourceStride: tRowStride, rows: n, columns: classes, into: stagedTargets, destinationStride: capacity)
+          t0 = stagedTargets
+        }
+        g0 = g0.map { _ in stagedGradient }
+        // The next row's logits (and targets), asked for now so that they
+        // arrive during this row's sweeps: the transposition's loads
+        // otherwise wait on memory (forward, (8, 128, 128, 21), one thread,
+        // 3.08 -> 2.5 ms).
+        if r &+ 1 < rows.upperBound {
+          let span = (geometry.length(sample: sample, row: r &+ 1) &- 1) &* MemoryLayout<T>.stride
+          prefetchLines(rowOrigin(x, r &+ 1), bytes: span &* xRowStride &+ classes &* MemoryLayout<T>.stride)
+          if let soft {
+            prefetchLines(rowOrigin(soft, r &+ 1), bytes: span &* tRowStride &+ classes &* MemoryLayout<T>.stride)
+          }
+        }
+      }
+      // The staged gradient goes back to the caller's row when the row is
+      // done (every path below ends the iteration).
+      defer {
+        if staged, let g = gradient.map({ rowOrigin($0, r) }) {
+          transpose(stagedGradient, sourceStride: capacity, rows: classes, columns: n, into: g, destinationStride: gRowStride)
+        }
+      }
       if !maximaTaken { rowMaxima(x0, n, into: maxima) }
-      maximaTaken = r &+ 1 < rows.upperBound && geometry.length(sample: sample, row: r &+ 1) == n
+      // (Staged, the next row is not in scratch yet; each row takes its
+      // own maxima, from scratch.)
+      maximaTaken = !staged && r &+ 1 < rows.upperBound && geometry.length(sample: sample, row: r &+ 1) == n
       let xNext = maximaTaken ? rowOrigin(x, r &+ 1) : x0
       rowTargets(sample: sample, row: r, into: targets)
       // (A separate loop: as a masked store in the loop below, it made

@@ -1,0 +1,38 @@
+import Testing
+
+@testable import SimLossCore
+
+/// Support/Transpose.swift: every element lands where the definition says,
+/// whole 8 x 8 tiles and the rows and columns past them, and nothing
+/// outside the destination's matrix is written.
+@Suite struct TransposeTests {
+  func check<T: SimLossFloat>(_: T.Type, rows: Int, columns: Int) {
+    let sourceStride = columns + 3, destinationStride = rows + 5
+    let source = (0..<(rows * sourceStride)).map { T($0) }
+    // A sentinel in every slot, so that a stray store shows.
+    var destination = [T](repeating: -1, count: columns * destinationStride)
+    source.withUnsafeBufferPointer { s in
+      destination.withUnsafeMutableBufferPointer { d in
+        transpose(
+          s.baseAddress!, sourceStride: sourceStride, rows: rows, columns: columns,
+          into: d.baseAddress!, destinationStride: destinationStride)
+      }
+    }
+    var wrong = 0
+    for c in 0..<columns {
+      for i in 0..<destinationStride {
+        let expected = i < rows ? source[i * sourceStride + c] : -1
+        if destination[c * destinationStride + i] != expected { wrong += 1 }
+      }
+    }
+    #expect(wrong == 0, "\(T.self) \(rows) x \(columns): \(wrong) wrong")
+  }
+
+  @Test(arguments: [1, 7, 8, 9, 16, 21, 40, 64])
+  func test_every_element_in_place(rows: Int) {
+    for columns in [1, 2, 7, 8, 10, 16, 21, 33] {
+      check(Float.self, rows: rows, columns: columns)
+      check(Double.self, rows: rows, columns: columns)
+    }
+  }
+}
