@@ -535,13 +535,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         // The next row's logits (and targets), asked for now so that they
         // arrive during this row's sweeps: the transposition's loads
         // otherwise wait on memory (forward, (8, 128, 128, 21), one thread,
-        // 3.08 -> 2.5 ms).
+        // 3.08 -> 2.5 ms). Dense rows only: a strided row's span could be
+        // any length.
         if r &+ 1 < rows.upperBound {
-          let span = (geometry.length(sample: sample, row: r &+ 1) &- 1) &* MemoryLayout<T>.stride
-          prefetchLines(rowOrigin(x, r &+ 1), bytes: span &* xRowStride &+ classes &* MemoryLayout<T>.stride)
-          if let soft {
-            prefetchLines(rowOrigin(soft, r &+ 1), bytes: span &* tRowStride &+ classes &* MemoryLayout<T>.stride)
-          }
+          let rowBytes = geometry.length(sample: sample, row: r &+ 1) &* classes &* MemoryLayout<T>.stride
+          if xRowStride == classes { prefetchLines(rowOrigin(x, r &+ 1), bytes: rowBytes) }
+          if let soft, tRowStride == classes { prefetchLines(rowOrigin(soft, r &+ 1), bytes: rowBytes) }
         }
       }
       // The staged gradient goes back to the caller's row when the row is
