@@ -3,10 +3,13 @@ import RealModule
 
 /// The kernels of categorical cross-entropy (see CrossEntropy.swift for the
 /// formula). Two shapes of loop:
-///  - classes contiguous ((N, C), channels-last): one position at a time,
-///    vectorised over its classes;
-///  - otherwise ((N, C, H, W)): a row of positions at a time, vectorised
-///    over positions, looping over classes, with per-position scratch.
+///  - classes contiguous ((N, C), channels-last) with more than
+///    `stagedClasses` classes: one position at a time, vectorised over its
+///    classes (`classContiguousRows`);
+///  - otherwise ((N, C, H, W), and class-contiguous logits of fewer
+///    classes, staged through class-major scratch a row at a time): a row
+///    of positions at a time, vectorised over positions, looping over
+///    classes, with per-position scratch (`positionRows`).
 /// Either reads the logits from memory once: the second and third sweeps
 /// over a position's classes hit cache.
 @usableFromInline
