@@ -172,6 +172,33 @@ def test_cross_entropy_channel_last_equals_channel_first():
     np.testing.assert_allclose(ga, np.moveaxis(gb, -1, 1), rtol=1e-13, atol=1e-16)
 
 
+# Channels last with few classes is staged through class-major scratch for
+# the kernel NCHW logits run on, and its gradient streamed when it is large
+# (here 2 x 160 x 160 x 21 float32, 8.6 MB): per position, the same
+# operations as NCHW, so the per-position losses and the gradient are
+# bitwise those of the transposed NCHW call; the means differ only in the
+# order of their sums. Float64 (12 classes or fewer staged) and a strided
+# gradient (not streamed) take the other paths.
+@pytest.mark.parametrize("dtype, classes, strided", [
+    (np.float32, 21, False), (np.float32, 21, True), (np.float32, 40, False), (np.float64, 12, False),
+])
+def test_staged_channel_last_matches_nchw_bitwise(dtype, classes, strided):
+    rng = np.random.default_rng(classes)
+    x = (rng.standard_normal((2, classes, 160, 160)) * 3).astype(dtype)
+    y = rng.integers(0, classes, size=(2, 160, 160))
+    y[:, ::5, ::3] = -100
+    w = rng.uniform(0.5, 1.5, classes).astype(dtype)
+    last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    for kwargs in [{}, dict(weight=w, label_smoothing=0.1)]:
+        a, ga = simloss.cross_entropy(x, y, grad=True, **kwargs)
+        out = np.empty(last.shape[:-1] + (2 * classes,), dtype)[..., ::2] if strided else np.empty_like(last)
+        b, gb = simloss.cross_entropy(last, y, axis=-1, grad=True, out=out, **kwargs)
+        assert b == pytest.approx(a, rel=1e-12 if dtype == np.float64 else 1e-6)
+        np.testing.assert_array_equal(np.moveaxis(gb, -1, 1), ga)
+        np.testing.assert_array_equal(simloss.cross_entropy(last, y, axis=-1, reduction="none", **kwargs),
+                                      simloss.cross_entropy(x, y, reduction="none", **kwargs))
+
+
 def test_cross_entropy_int32_and_int64_targets_agree():
     x, y = logits_and_targets((9,), 4, 1, seed=16)
     assert simloss.cross_entropy(x, y.astype(np.int32)) == simloss.cross_entropy(x, y.astype(np.int64))

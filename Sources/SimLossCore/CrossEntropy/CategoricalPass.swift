@@ -245,8 +245,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       // (Staged rows have classes <= stagedClasses, n <= 512.)
       let stagedCount = staged ? classes &* n : 0
       let dense = geometry.rowStride(x.strides) == 1 && gradient.map { geometry.rowStride($0.strides) == 1 } == true
+      let large = positions * classes >= (4 << 20) / MemoryLayout<T>.stride
       let streams = !staged && dense && soft == nil && !overflow && expCount <= (1 << 18) / MemoryLayout<T>.stride
-        && positions * classes >= (4 << 20) / MemoryLayout<T>.stride
+        && large
+      // Staged, the same for a gradient whose rows are dense (n x C
+      // contiguous).
+      let streamsStaged = staged && large && gradient.map { geometry.rowStride($0.strides) == classes } == true
       let scratch = PositionScratch(
         doubles: try layout.reserve(Double.self, 3 * n), buffers: try layout.reserve(T.self, 5 * n),
         targets: try layout.reserve(Int.self, n), targetShare: try layout.reserve(T.self, classes),
@@ -254,7 +258,8 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         classOf: try layout.reserve(Int32.self, streams ? n : 0), row: try layout.reserve(T.self, streams ? n : 0),
         stagedLogits: try layout.reserve(T.self, staged ? stagedCount : 0),
         stagedGradient: try layout.reserve(T.self, staged && gradient != nil ? stagedCount : 0),
-        stagedTargets: try layout.reserve(T.self, staged && soft != nil ? stagedCount : 0))
+        stagedTargets: try layout.reserve(T.self, staged && soft != nil ? stagedCount : 0),
+        streamsStagedGradient: streamsStaged)
       sums = try plan.sampleSums(x.name, scratchBytes: layout.bytes) { s, rows, raw in
         positionRows(sample: s, rows: rows, scale: scale, out: out, scratch: scratch, raw)
       }
@@ -296,12 +301,17 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     @usableFromInline let stagedLogits: ScratchSlice<T>
     @usableFromInline let stagedGradient: ScratchSlice<T>
     @usableFromInline let stagedTargets: ScratchSlice<T>
+    /// Whether a staged row's gradient, dense, is transposed into scratch
+    /// and streamed (`streamRow`) rather than stored in place.
+    @usableFromInline let streamsStagedGradient: Bool
     @inlinable
     init(
       doubles: ScratchSlice<Double>, buffers: ScratchSlice<T>, targets: ScratchSlice<Int>, targetShare: ScratchSlice<T>,
       exponentials: ScratchSlice<T>, classOf: ScratchSlice<Int32>, row: ScratchSlice<T>,
-      stagedLogits: ScratchSlice<T>, stagedGradient: ScratchSlice<T>, stagedTargets: ScratchSlice<T>
+      stagedLogits: ScratchSlice<T>, stagedGradient: ScratchSlice<T>, stagedTargets: ScratchSlice<T>,
+      streamsStagedGradient: Bool
     ) {
+      self.streamsStagedGradient = streamsStagedGradient
       self.stagedLogits = stagedLogits
       self.stagedGradient = stagedGradient
       self.stagedTargets = stagedTargets
@@ -550,7 +560,16 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       // done (every path below ends the iteration).
       defer {
         if staged, let g = gradient.map({ rowOrigin($0, r) }) {
-          transpose(stagedGradient, sourceStride: capacity, rows: classes, columns: n, into: g, destinationStride: gRowStride)
+          if layout.streamsStagedGradient {
+            // Into the staged logits' scratch (done with), then streamed.
+            transpose(
+              stagedGradient, sourceStride: capacity, rows: classes, columns: n, into: stagedLogits,
+              destinationStride: classes)
+            streamRow(g, from: stagedLogits, count: n &* classes)
+          } else {
+            transpose(
+              stagedGradient, sourceStride: capacity, rows: classes, columns: n, into: g, destinationStride: gRowStride)
+          }
         }
       }
       if !maximaTaken { rowMaxima(x0, n, into: maxima) }
@@ -699,7 +718,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         }
       }
     }
-    if streaming { simloss_store_fence() }
+    if streaming || layout.streamsStagedGradient { simloss_store_fence() }
     return total
   }
 
