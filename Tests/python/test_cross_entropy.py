@@ -199,6 +199,21 @@ def test_staged_channel_last_matches_nchw_bitwise(dtype, classes, strided):
                                       simloss.cross_entropy(x, y, reduction="none", **kwargs))
 
 
+# Staged rows read through any position stride: reversed, every other one.
+@pytest.mark.parametrize("classes", [3, 10, 21])
+@pytest.mark.parametrize("view", [np.s_[::-1], np.s_[::-2], np.s_[1::3]])
+def test_staged_positions_through_any_stride(classes, view):
+    rng = np.random.default_rng(classes)
+    x = rng.normal(0, 3, (4099, classes)).astype(np.float32)
+    y = rng.integers(0, classes, 4099)
+    xv, yv = x[view], y[view]
+    value, grad = simloss.cross_entropy(xv, yv, grad=True, label_smoothing=0.1)
+    x64 = xv.astype(np.float64)
+    assert value == pytest.approx(ref.cross_entropy(x64, yv, label_smoothing=0.1), rel=2e-6)
+    expected = ref.cross_entropy_grad(x64, yv, label_smoothing=0.1)
+    np.testing.assert_allclose(grad, expected, rtol=2e-5, atol=2e-5 * np.abs(expected).max())
+
+
 def test_cross_entropy_int32_and_int64_targets_agree():
     x, y = logits_and_targets((9,), 4, 1, seed=16)
     assert simloss.cross_entropy(x, y.astype(np.int32)) == simloss.cross_entropy(x, y.astype(np.int64))
