@@ -67,11 +67,13 @@ def test_cross_entropy_soft_targets_match_reference(positions, axis, reduction, 
 # to 512 positions at a time, through class-major scratch for the kernel
 # that vectorises positions; with more, one position at a time. 4099
 # positions (a prime) end in a short row; 1000 of 40 classes are rows of
-# 200, and 41 classes one position at a time. Each case against the
-# float64 reference, with every option.
+# 200, and 41 classes one position at a time; 1009 (a prime) of 50
+# classes, one position at a time in rows of 327 and a last one of 28
+# (per sample, for two samples; and staged, 5 classes).
+# Each case against the float64 reference, with every option.
 @pytest.mark.parametrize("positions, classes", [
     ((4096,), 2), ((4096,), 10), ((4096,), 16), ((4099,), 3), ((2, 16, 16), 7), ((2, 16, 16), 21),
-    ((1000,), 40), ((1000,), 41),
+    ((1000,), 40), ((1000,), 41), ((1009,), 50), ((2, 1009), 50), ((2, 1009), 5),
 ])
 @pytest.mark.parametrize("weighted, ignore, smoothing", [(False, False, 0.0), (True, True, 0.1)])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
