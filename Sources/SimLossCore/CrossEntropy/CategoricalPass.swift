@@ -537,6 +537,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       var x0 = rowOrigin(x, r)
       var g0 = gradient.map { rowOrigin($0, r) }
       var t0 = soft.map { rowOrigin($0, r) }
+      let callerGradient = g0
       if staged {
         transpose(x0, sourceStride: xRowStride, rows: n, columns: classes, into: stagedLogits, destinationStride: capacity)
         x0 = stagedLogits
@@ -551,15 +552,15 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         // 3.08 -> 2.5 ms). Dense rows only: a strided row's span could be
         // any length.
         if r &+ 1 < rows.upperBound {
-          let rowBytes = geometry.length(sample: sample, row: r &+ 1) &* classes &* MemoryLayout<T>.stride
-          if xRowStride == classes { prefetchLines(rowOrigin(x, r &+ 1), bytes: rowBytes) }
-          if let soft, tRowStride == classes { prefetchLines(rowOrigin(soft, r &+ 1), bytes: rowBytes) }
+          let nextBytes = geometry.length(sample: sample, row: r &+ 1) &* classes &* MemoryLayout<T>.stride
+          if xRowStride == classes { prefetchLines(rowOrigin(x, r &+ 1), bytes: nextBytes) }
+          if let soft, tRowStride == classes { prefetchLines(rowOrigin(soft, r &+ 1), bytes: nextBytes) }
         }
       }
       // The staged gradient goes back to the caller's row when the row is
       // done (every path below ends the iteration).
       defer {
-        if staged, let g = gradient.map({ rowOrigin($0, r) }) {
+        if staged, let g = callerGradient {
           if layout.streamsStagedGradient {
             // Into the staged logits' scratch (done with), then streamed.
             transpose(

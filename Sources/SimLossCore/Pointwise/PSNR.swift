@@ -39,7 +39,7 @@ public func psnr<T: SimLossFloat>(
     try gradient.requireNoOverlap(with: target)
   }
   let forward = PointwisePass(pred: pred, target: target, weight: nil, gradient: nil)
-  let count = Double(forward.elementsPerSample)
+  let count = Double(forward.geometry.sampleCount)
   // The squared errors' sums become the per-sample values in place.
   let values = try forward.plan.sampleSums("\(pred.name)") { s, rows in
     forward.lossSum(.squared, sample: s, rows: rows, gradientScale: 0)

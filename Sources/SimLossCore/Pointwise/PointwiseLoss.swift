@@ -91,7 +91,7 @@ public func pointwiseLoss<T: SimLossFloat>(
 
   // Denominators: the weight of each sample (its element count without
   // weights); the gradient scale needs them before the main pass.
-  let perSample = Double(pass.elementsPerSample)
+  let perSample = Double(pass.geometry.sampleCount)
   var sampleWeights: HeapArray<Double>? = nil
   var totalWeight = perSample * Double(pass.geometry.samples)
   if let weight {

@@ -33,8 +33,6 @@ struct PointwisePass<T: SimLossFloat> {
   @usableFromInline let gradient: TensorView<T>?
   @usableFromInline let geometry: RowGeometry
   @usableFromInline let plan: BlockPlan
-  /// The elements of a sample.
-  @usableFromInline let elementsPerSample: Int
   /// The strides each operand is read with (`RowGeometry.strides(of:)`),
   /// taken once: as arrays made per sample, they cost an allocation each,
   /// and (262144, 4) float32 ran at 17 ns per element.
@@ -53,7 +51,6 @@ struct PointwisePass<T: SimLossFloat> {
     self.weight = weight
     self.gradient = gradient
     geometry = chunked ? RowGeometry(chunking: pred.shape[0]) : RowGeometry(shape: pred.shape)
-    elementsPerSample = chunked ? pred.shape[0] : geometry.rows * geometry.rowLength
     predStrides = geometry.strides(of: pred)
     targetStrides = geometry.strides(of: target)
     weightStrides = weight.map(geometry.strides) ?? []

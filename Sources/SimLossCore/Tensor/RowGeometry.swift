@@ -35,12 +35,7 @@ struct RowGeometry {
   /// are read with `strides(of:)`, rows are `length(sample:row:)` long.
   @inlinable
   init(chunking count: Int) {
-    samples = 1
-    rowLength = Self.chunk
-    rows = (count + Self.chunk - 1) / Self.chunk
-    middle = [rows]
-    perSample = count
-    chunksDimensionZero = true
+    self.init(samples: 1, perSample: count, rowLength: Self.chunk, chunksDimensionZero: true)
   }
 
   /// `samples` samples of `perSample` elements each, in rows of `rowLength`
@@ -50,12 +45,19 @@ struct RowGeometry {
   /// sample is never read), rows are `length(sample:row:)` long.
   @inlinable
   init(samples: Int, perSample: Int, rowLength: Int) {
+    self.init(samples: samples, perSample: perSample, rowLength: rowLength, chunksDimensionZero: false)
+  }
+
+  /// The two above: cut samples, read with their own strides or (chunking)
+  /// with dimension 0's cut into rows.
+  @inlinable
+  init(samples: Int, perSample: Int, rowLength: Int, chunksDimensionZero: Bool) {
     self.samples = samples
     self.rowLength = rowLength
     rows = (perSample + rowLength - 1) / rowLength
     middle = [rows]
     self.perSample = perSample
-    chunksDimensionZero = false
+    self.chunksDimensionZero = chunksDimensionZero
   }
 
   /// 1024 elements keep a row's logits and BCE's prepared values in L1
