@@ -259,6 +259,31 @@ def test_cross_entropy_bad_input(call, exc, message):
         call()
 
 
+# The indices are checked and counted before anything is written, in a tally
+# of its own (vectorised for dense indices). A bad index anywhere, in either
+# integer type, through a strided view, with or without weights: an error
+# naming it; a good tensor's count and denominator against numpy.
+@pytest.mark.parametrize("itype, bad", [(np.int64, 5), (np.int64, -1), (np.int64, 2**40), (np.int64, -(2**40)),
+                                        (np.int32, 5), (np.int32, -(2**31)), (np.int32, 2**31 - 1)])
+@pytest.mark.parametrize("where", [(0, 0, 0), (1, 18, 20), (2, 36, 40)])
+@pytest.mark.parametrize("weighted, strided", [(False, False), (True, False), (False, True), (True, True)])
+def test_cross_entropy_bad_index_found_anywhere(itype, bad, where, weighted, strided):
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, (3, 5, 37, 41)).astype(np.float32)
+    y = rng.integers(0, 5, (3, 37, 82) if strided else (3, 37, 41)).astype(itype)
+    y[rng.random(y.shape) < 0.2] = -100
+    view = y[:, :, ::2] if strided else y
+    w = rng.uniform(0.5, 2, 5).astype(np.float32) if weighted else None
+    value, (den, counted) = simloss.cross_entropy(x, view, weight=w, return_count=True)
+    kept = view != -100
+    assert counted == int(kept.sum())
+    expected_den = (w.astype(np.float64)[np.where(kept, view, 0)] * kept).sum() if weighted else kept.sum()
+    assert den == pytest.approx(expected_den, rel=1e-12)
+    view[where] = bad
+    with pytest.raises(ValueError, match=rf"class index {bad} at \({where[0]}, {where[1]}, {where[2]}\) is outside \[0, 5\)"):
+        simloss.cross_entropy(x, view, weight=w)
+
+
 # --- binary -----------------------------------------------------------------
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

@@ -163,36 +163,44 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     let ignore = options.ignoreIndex, classes = self.classes
     let w = weights.values
     let stride = geometry.rowStride(indices.strides)
-    // A bad index makes its block's sum NaN; found again below for the
-    // message.
+    // Without weights the denominator is the count: an integer tally, which
+    // vectorises. (A Double sum of w[y] waited on its addition's latency at
+    // every position: 5.5% of (8, 21, 128, 128) forward+backward on one
+    // thread.) With weights, the same count and the sum of the counted
+    // targets' weights, a second pass. A bad index makes its block's sum
+    // NaN; found again below for the message.
+    func tally<S: Step>(_: S.Type, _ t: UnsafeMutablePointer<I>, _ n: Int, _ counted: inout Int, _ bad: inout Int) {
+      for i in 0..<n {
+        let y = Int(truncatingIfNeeded: t[S.offset(i, stride)])
+        let kept = y != ignore ? 1 : 0
+        counted &+= kept
+        bad |= kept & (UInt(bitPattern: y) < UInt(classes) ? 0 : 1)
+      }
+    }
+    let counts = try plan.sampleSums(indices.name) { s, rows in
+      var counted = 0, bad = 0
+      for r in rows {
+        let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
+        let n = geometry.length(sample: s, row: r)
+        if stride == 1 { tally(UnitStep.self, t, n, &counted, &bad) } else { tally(StridedStep.self, t, n, &counted, &bad) }
+      }
+      return bad != 0 ? .nan : Double(counted)
+    }
+    if counts.contains(where: { $0.isNaN }) { try throwBadIndex() }
+    let counted = counts.reduce(0) { $0 + Int($1) }
+    guard weights.given else { return (Double(counted), counted) }
     let sums = try plan.sampleSums(indices.name) { s, rows in
       var total = 0.0
       for r in rows {
         let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
         for i in 0..<geometry.length(sample: s, row: r) {
           let y = Int(truncatingIfNeeded: t[i &* stride])
-          if y == ignore { continue }
-          total += y >= 0 && y < classes ? w[y] : .nan
+          if y != ignore { total += w[y] }
         }
       }
       return total
     }
-    if sums.contains(where: { $0.isNaN }) { try throwBadIndex() }
-    var counted = 0
-    if weights.given {
-      try plan.sampleSums(indices.name) { s, rows in
-        var n = 0
-        for r in rows {
-          let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
-          for i in 0..<geometry.length(sample: s, row: r) where Int(truncatingIfNeeded: t[i &* stride]) != ignore {
-            n += 1
-          }
-        }
-        return Double(n)
-      }.forEach { counted += Int($0) }
-    }
-    let denominator = sums.reduce(0, +)
-    return (denominator, weights.given ? counted : Int(denominator))
+    return (sums.reduce(0, +), counted)
   }
 
   @usableFromInline
@@ -579,6 +587,11 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       maximaTaken = !staged && r &+ 1 < rows.upperBound && geometry.length(sample: sample, row: r &+ 1) == n
       let xNext = maximaTaken ? rowOrigin(x, r &+ 1) : x0
       rowTargets(sample: sample, row: r, into: targets)
+      // The next row's indices are asked for now too: read when that row
+      // starts, they waited on memory (4% of (8, 21, 128, 128), one thread).
+      if maximaTaken, let indices, geometry.rowStride(indices.strides) == 1 {
+        prefetchLines(rowOrigin(indices, r &+ 1), bytes: n &* MemoryLayout<I>.stride)
+      }
       // (A separate loop: as a masked store in the loop below, it made
       // each load of targets[i] wait for the store: 6% of the pass.)
       if soft != nil { for i in 0..<n { targets[i] = 0 } }
