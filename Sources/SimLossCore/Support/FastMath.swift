@@ -9,33 +9,39 @@ import RealModule
 // minimax polynomials (Cephes' for log; exp's and log1p's fitted here, see
 // each). Accuracy, checked against the
 // Double functions over their domains by the tests: exp within 2 ulp, log
-// within 2 ulp. Double keeps libm's functions (through RealModule), exact
-// to double rounding, for the float64 path where exactness matters more
-// than speed.
+// within 2 ulp. The Double versions are in FastMathDouble.swift (within 1
+// ulp); a type of the protocol's other than these two gets its own
+// `Real` functions.
 
 extension SimLossFloat {
-  /// e^x in this type: a vectorisable polynomial for Float, libm for Double.
+  /// e^x in this type, vectorisable.
   @inlinable @inline(__always)
   static func fastExp(_ x: Self) -> Self {
     if Self.self == Float.self { return unsafeBitCast(FastMath.exp(unsafeBitCast(x, to: Float.self)), to: Self.self) }
+    if Self.self == Double.self { return unsafeBitCast(FastMath.exp(unsafeBitCast(x, to: Double.self)), to: Self.self) }
     return Self.exp(x)
   }
 
   /// e^x for x <= 0 (softmax and sigmoid arguments, after the maximum or
   /// |x| is taken out): one scaling step instead of two; results below
-  /// 2^-126 (x < -87.3) are 0 rather than subnormal. libm for Double.
+  /// 2^-126 (x < -87.3) are 0 rather than subnormal (Double: below
+  /// 2^-1022).
   @inlinable @inline(__always)
   static func fastExpNonPositive(_ x: Self) -> Self {
     if Self.self == Float.self {
       return unsafeBitCast(FastMath.expNonPositive(unsafeBitCast(x, to: Float.self)), to: Self.self)
     }
+    if Self.self == Double.self {
+      return unsafeBitCast(FastMath.expNonPositive(unsafeBitCast(x, to: Double.self)), to: Self.self)
+    }
     return Self.exp(x)
   }
 
-  /// log(x) for x > 0 in this type: vectorisable for Float, libm for Double.
+  /// log(x) for x > 0 in this type, vectorisable.
   @inlinable @inline(__always)
   static func fastLog(_ x: Self) -> Self {
     if Self.self == Float.self { return unsafeBitCast(FastMath.log(unsafeBitCast(x, to: Float.self)), to: Self.self) }
+    if Self.self == Double.self { return unsafeBitCast(FastMath.log(unsafeBitCast(x, to: Double.self)), to: Self.self) }
     return Self.log(x)
   }
 }
@@ -43,11 +49,16 @@ extension SimLossFloat {
 extension SimLossFloat {
   /// a + log(1 + x) for x in [0, 1] (what softplus needs, x = exp(-|z|)):
   /// a polynomial for Float, log(1 + x) within 2e-7 relative, tiny x
-  /// included, and the sum rounded once; libm's log1p for Double.
+  /// included, and the sum rounded once; for Double, log(1 + x) within 1
+  /// ulp, then the sum.
   @inlinable @inline(__always)
   static func fastLog1pUnit(_ x: Self, plus a: Self = 0) -> Self {
     if Self.self == Float.self {
       let (x, a) = (unsafeBitCast(x, to: Float.self), unsafeBitCast(a, to: Float.self))
+      return unsafeBitCast(FastMath.log1pUnit(x, plus: a), to: Self.self)
+    }
+    if Self.self == Double.self {
+      let (x, a) = (unsafeBitCast(x, to: Double.self), unsafeBitCast(a, to: Double.self))
       return unsafeBitCast(FastMath.log1pUnit(x, plus: a), to: Self.self)
     }
     return a + Self.log(onePlus: x)
