@@ -21,14 +21,8 @@ public func simloss_cross_entropy(
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: y.count)
       let result: CrossEntropyResult
-      if KernelDispatch.avx512(for: T.self) {
-        result = I.self == Int32.self
-          ? try AVX512Kernels.crossEntropy(
-            logits: asFloat(x), target: unsafeBitCast(y, to: TensorView<Int32>.self), weight: asFloat(w),
-            options: options, gradient: asFloat(g))
-          : try AVX512Kernels.crossEntropy(
-            logits: asFloat(x), target: unsafeBitCast(y, to: TensorView<Int64>.self), weight: asFloat(w),
-            options: options, gradient: asFloat(g))
+      if KernelDispatch.avx512 {
+        result = try AVX512Kernels.crossEntropy(logits: x, target: y, weight: w, options: options, gradient: g)
       } else {
         result = try crossEntropy(logits: x, target: y, weight: w, options: options, gradient: g)
       }
@@ -63,9 +57,8 @@ public func simloss_cross_entropy_soft(
       let g = try optionalView(grad, "grad", as: T.self)
       let positions = positionCount(x, options.classAxis)
       let out = try requireValues(values, valuesLen, options.reduction, count: positions)
-      let result = KernelDispatch.avx512(for: T.self)
-        ? try AVX512Kernels.crossEntropy(
-          logits: asFloat(x), probabilities: asFloat(t), weight: asFloat(w), options: options, gradient: asFloat(g))
+      let result = KernelDispatch.avx512
+        ? try AVX512Kernels.crossEntropy(logits: x, probabilities: t, weight: w, options: options, gradient: g)
         : try crossEntropy(logits: x, probabilities: t, weight: w, options: options, gradient: g)
       store(result, out, stats)
     }
@@ -110,10 +103,9 @@ public func simloss_bce_with_logits(
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: x.count)
       store(
-        KernelDispatch.avx512(for: T.self)
+        KernelDispatch.avx512
           ? try AVX512Kernels.binaryCrossEntropyWithLogits(
-            logits: asFloat(x), target: asFloat(y), weight: asFloat(w), posWeight: asFloat(q), options: options,
-            gradient: asFloat(g))
+            logits: x, target: y, weight: w, posWeight: q, options: options, gradient: g)
           : try binaryCrossEntropyWithLogits(
             logits: x, target: y, weight: w, posWeight: q, options: options, gradient: g), out)
     }
@@ -136,9 +128,8 @@ public func simloss_bce(
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: p.count)
       store(
-        KernelDispatch.avx512(for: T.self)
-          ? try AVX512Kernels.binaryCrossEntropy(
-            probabilities: asFloat(p), target: asFloat(y), weight: asFloat(w), options: options, gradient: asFloat(g))
+        KernelDispatch.avx512
+          ? try AVX512Kernels.binaryCrossEntropy(probabilities: p, target: y, weight: w, options: options, gradient: g)
           : try binaryCrossEntropy(probabilities: p, target: y, weight: w, options: options, gradient: g), out)
     }
     try floatCall(probs, "probs", run(Float.self), run(Double.self))
@@ -159,9 +150,8 @@ public func simloss_sigmoid_focal(
       let g = try optionalView(grad, "grad", as: T.self)
       let out = try requireValues(values, valuesLen, options.reduction, count: x.count)
       store(
-        KernelDispatch.avx512(for: T.self)
-          ? try AVX512Kernels.sigmoidFocalLoss(
-            logits: asFloat(x), target: asFloat(y), options: options, gradient: asFloat(g))
+        KernelDispatch.avx512
+          ? try AVX512Kernels.sigmoidFocalLoss(logits: x, target: y, options: options, gradient: g)
           : try sigmoidFocalLoss(logits: x, target: y, options: options, gradient: g), out)
     }
     try floatCall(logits, "logits", run(Float.self), run(Double.self))

@@ -5,7 +5,7 @@ import SimLossCore
 import Glibc
 #endif
 
-// Which kernels the float32 cross-entropy family runs: the build's own
+// Which kernels the cross-entropy family runs: the build's own
 // (AVX2 and FMA), or SimLossAVX512's, chosen once per process.
 //
 // This file is compiled for the baseline CPU, as is everything that runs
@@ -26,16 +26,4 @@ enum KernelDispatch {
     let required = [x86_cpu_AVX512F, x86_cpu_AVX512BW, x86_cpu_AVX512CD, x86_cpu_AVX512DQ, x86_cpu_AVX512VL]
     return required.allSatisfy { x86_cpu_active(UInt32($0)) }
   }()
-
-  /// Whether a call on elements of type T goes to SimLossAVX512 (which has
-  /// float32 kernels only).
-  static func avx512<T>(for _: T.Type) -> Bool { T.self == Float.self && avx512 }
 }
-
-/// A float32 view as itself, for a generic caller that has checked
-/// T == Float.
-@inline(__always)
-func asFloat<T>(_ v: TensorView<T>) -> TensorView<Float> { unsafeBitCast(v, to: TensorView<Float>.self) }
-
-@inline(__always)
-func asFloat<T>(_ v: TensorView<T>?) -> TensorView<Float>? { v.map { unsafeBitCast($0, to: TensorView<Float>.self) } }
