@@ -63,17 +63,18 @@ def test_cross_entropy_soft_targets_match_reference(positions, axis, reduction, 
 
 
 # Class-contiguous logits ((N, C) and channels last) with many positions:
-# up to 40 classes in float32 (12 in float64) they are staged, a row of up
+# up to 40 classes in float32 (32 in float64) they are staged, a row of up
 # to 512 positions at a time, through class-major scratch for the kernel
 # that vectorises positions; with more, one position at a time. 4099
 # positions (a prime) end in a short row; 1000 of 40 classes are rows of
-# 200, and 41 classes one position at a time; 1009 (a prime) of 50
+# 200, and 41 classes one position at a time (32 and 33 the same in
+# float64); 1009 (a prime) of 50
 # classes, one position at a time in rows of 327 and a last one of 28
 # (per sample, for two samples; and staged, 5 classes).
 # Each case against the float64 reference, with every option.
 @pytest.mark.parametrize("positions, classes", [
     ((4096,), 2), ((4096,), 10), ((4096,), 16), ((4099,), 3), ((2, 16, 16), 7), ((2, 16, 16), 21),
-    ((1000,), 40), ((1000,), 41), ((1009,), 50), ((2, 1009), 50), ((2, 1009), 5),
+    ((1000,), 32), ((1000,), 33), ((1000,), 40), ((1000,), 41), ((1009,), 50), ((2, 1009), 50), ((2, 1009), 5),
 ])
 @pytest.mark.parametrize("weighted, ignore, smoothing", [(False, False, 0.0), (True, True, 0.1)])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -179,10 +180,11 @@ def test_cross_entropy_channel_last_equals_channel_first():
 # (here 2 x 160 x 160 x 21 float32, 8.6 MB): per position, the same
 # operations as NCHW, so the per-position losses and the gradient are
 # bitwise those of the transposed NCHW call; the means differ only in the
-# order of their sums. Float64 (12 classes or fewer staged) and a strided
+# order of their sums. Float64 (32 classes or fewer staged) and a strided
 # gradient (not streamed) take the other paths.
 @pytest.mark.parametrize("dtype, classes, strided", [
-    (np.float32, 21, False), (np.float32, 21, True), (np.float32, 40, False), (np.float64, 12, False),
+    (np.float32, 21, False), (np.float32, 21, True), (np.float32, 40, False), (np.float64, 21, False),
+    (np.float64, 32, False),
 ])
 def test_staged_channel_last_matches_nchw_bitwise(dtype, classes, strided):
     rng = np.random.default_rng(classes)

@@ -46,10 +46,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   /// gradient, 2.75 M elements, one thread, ns per element, one position
   /// at a time against staged: float32 C = 2 6.4 / 4.4, C = 10 4.2 / 2.0,
   /// C = 21 3.3 / 1.7, C = 32 1.9 / 1.7, C = 40 1.85 / 1.7, C = 48
-  /// 1.44 / 2.2, C = 64 1.1 / 1.9; float64 C = 10 8.2 / 8.3, C = 21
-  /// 7.2 / 7.5, C = 32 5.5 / 7.5. (Before staging, up to 12 classes ran
-  /// on this kernel with strided loads: C = 10 4.2.)
-  @inlinable static var stagedClasses: Int { T.self == Float.self ? 40 : 12 }
+  /// 1.44 / 2.2, C = 64 1.1 / 1.9; float64 (vectorised exp since
+  /// session 12; before, libm's made staging pay only up to 12 classes)
+  /// C = 16 4.0-5.9 / 2.8, C = 21 5.0-6.5 / 2.9, C = 26 3.9-5.0 / 2.9,
+  /// C = 32 2.9-3.6 / 2.6, C = 40 2.6 / 2.7. (Before staging, up to 12
+  /// classes ran on this kernel with strided loads: C = 10 4.2.)
+  @inlinable static var stagedClasses: Int { T.self == Float.self ? 40 : 32 }
 
   /// Staged rows hold about this many elements (positions x classes), up
   /// to 512 positions: a row's staged logits and gradient, 32 KiB each in
@@ -166,9 +168,9 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     // Without weights the denominator is the count: an integer tally, which
     // vectorises. (A Double sum of w[y] waited on its addition's latency at
     // every position: 5.5% of (8, 21, 128, 128) forward+backward on one
-    // thread.) With weights, the same count and the sum of the counted
-    // targets' weights, a second pass. A bad index makes its block's sum
-    // NaN; found again below for the message.
+    // thread.) With weights, the sum of the counted targets' weights in a
+    // second pass. A bad index makes its block's count NaN; found again
+    // below for the message.
     func tally<S: Step>(_: S.Type, _ t: UnsafeMutablePointer<I>, _ n: Int, _ counted: inout Int, _ bad: inout Int) {
       for i in 0..<n {
         let y = Int(truncatingIfNeeded: t[S.offset(i, stride)])
@@ -188,13 +190,19 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     }
     if counts.contains(where: { $0.isNaN }) { try throwBadIndex() }
     let counted = counts.reduce(0) { $0 + Int($1) }
-    guard weights.given else { return (Double(counted), counted) }
-    let sums = try plan.sampleSums(indices.name) { s, rows in
+    guard weights.given, let caller = callerIndices else { return (Double(counted), counted) }
+    // The weights' sum runs over the indices as the caller shaped them, in
+    // blocks cut from that shape alone: the same sum, bitwise, whether the
+    // logits are NCHW or channels last (whose rows of positions differ),
+    // so that the two give the same gradients (1 / the sum scales them).
+    let g = caller.rank == 1 ? RowGeometry(chunking: caller.count) : RowGeometry(shape: caller.shape)
+    let strides = g.strides(of: caller), callerStride = g.rowStride(strides)
+    let sums = try BlockPlan(samples: g.samples, rows: g.rows, rowLength: g.rowLength).sampleSums(caller.name) { s, rows in
       var total = 0.0
       for r in rows {
-        let t = indices.origin + geometry.offset(strides: indices.strides, sample: s, row: r)
-        for i in 0..<geometry.length(sample: s, row: r) {
-          let y = Int(truncatingIfNeeded: t[i &* stride])
+        let t = caller.origin + g.offset(strides: strides, sample: s, row: r)
+        for i in 0..<g.length(sample: s, row: r) {
+          let y = Int(truncatingIfNeeded: t[i &* callerStride])
           if y != ignore { total += w[y] }
         }
       }
