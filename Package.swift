@@ -79,7 +79,7 @@ let package = Package(
     // The hand-written header, imported into Swift so that every @c
     // @implementation is checked against it by the compiler.
     .systemLibrary(name: "CSimLoss", path: "include"),
-    // The float32 cross-entropy kernels compiled again for AVX-512
+    // The cross-entropy kernels (float32, float64) compiled again for AVX-512
     // (x86-64-v4: AVX-512 F, BW, CD, DQ, VL); SimLossABI calls them only on
     // a CPU that has it (KernelDispatch.swift). (-target-cpu takes no
     // x86-64-v4; the features come through the C importer's -march.)

@@ -1,6 +1,7 @@
 """Python-side benchmark: each simloss entry point against a plain numpy
 implementation of the same loss (value and gradient), on an 8x3x256x256
-float32 batch, in one run. Reports milliseconds and the speed-up over numpy
+float32 batch (and the cross-entropy workloads in float64 too, numpy's default
+dtype), in one run. Reports milliseconds and the speed-up over numpy
 (ratio of the medians, and "best": ratio of the fastest calls).
 
 Usage: python3 bench/bench_python.py [--smoke] [--threads N]
@@ -142,6 +143,10 @@ def main():
     bx = rng.standard_normal(1 << 20, dtype=np.float32)
     by = (rng.random(1 << 20) > 0.5).astype(np.float32)
     out_logits, out_seg, out_b = np.empty_like(logits), np.empty_like(seg), np.empty_like(bx)
+    # Float64, numpy's default dtype: what a script that never casts passes.
+    logits64, seg64, bx64, by64 = logits.astype(np.float64), seg.astype(np.float64), bx.astype(np.float64), \
+        by.astype(np.float64)
+    out_logits64, out_seg64, out_b64 = np.empty_like(logits64), np.empty_like(seg64), np.empty_like(bx64)
     s512x, s512y = rng.random((1, 3, 512, 512), dtype=np.float32), rng.random((1, 3, 512, 512), dtype=np.float32)
     s256x, s256y = x, y
     ms4x, ms4y = x[:4], y[:4]
@@ -156,19 +161,28 @@ def main():
          lambda g: numpy_cross_entropy(seg, seg_labels, g)),
         ("bce 2^20", lambda g: simloss.binary_cross_entropy_with_logits(bx, by, grad=g, out=out_b if g else None),
          lambda g: numpy_bce_with_logits(bx, by, g)),
+        ("ce64 8192x1000",
+         lambda g: simloss.cross_entropy(logits64, labels, grad=g, out=out_logits64 if g else None),
+         lambda g: numpy_cross_entropy(logits64, labels, g)),
+        ("ce64 8x21x128x128",
+         lambda g: simloss.cross_entropy(seg64, seg_labels, grad=g, out=out_seg64 if g else None),
+         lambda g: numpy_cross_entropy(seg64, seg_labels, g)),
+        ("bce64 2^20",
+         lambda g: simloss.binary_cross_entropy_with_logits(bx64, by64, grad=g, out=out_b64 if g else None),
+         lambda g: numpy_bce_with_logits(bx64, by64, g)),
         ("ssim 1x3x512x512", lambda g: simloss.ssim(s512x, s512y, grad=g), lambda g: skimage_ssim(s512x, s512y, g)),
         ("ssim 8x3x256x256", lambda g: simloss.ssim(s256x, s256y, grad=g, out=out if g else None),
          lambda g: skimage_ssim(s256x, s256y, g)),
     ]
     print(f"simloss {simloss.RUNTIME_VERSION} ({simloss.BUILD_INFO}), {simloss.get_num_threads()} thread(s); "
-          f"numpy {np.__version__}; image losses on 8x3x256x256 float32; median of {reps}, "
+          f"numpy {np.__version__}; image losses on 8x3x256x256 float32, ce64/bce64 float64; median of {reps}, "
           "each loss timed in turn with its baseline; best = fastest baseline call / fastest simloss call")
     print("baseline: numpy written from the formulas; for ssim, scikit-image (gradient=True for fwd+bwd)")
-    print(f"{'loss':16} {'pass':8} {'simloss ms':>11} {'base ms':>9} {'speed-up':>9} {'best':>7}")
+    print(f"{'loss':18} {'pass':8} {'simloss ms':>11} {'base ms':>9} {'speed-up':>9} {'best':>7}")
     for name, ours, theirs in cases:
         for g in (False, True):
             (a, a_min), (b, b_min) = paired_times_ms([lambda: ours(g), lambda: theirs(g)], reps)
-            print(f"{name:16} {'fwd+bwd' if g else 'forward':8} {a:11.3f} {b:9.3f} {b / a:8.1f}x "
+            print(f"{name:18} {'fwd+bwd' if g else 'forward':8} {a:11.3f} {b:9.3f} {b / a:8.1f}x "
                   f"{b_min / a_min:6.1f}x")
     # Throughput of the SSIM forward pass against the machine's peak.
     peak = peak_gflops(simloss.get_num_threads())

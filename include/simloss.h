@@ -103,17 +103,18 @@ SIMLOSS_API int simloss_abi_version(void);
 /** simloss_build_info() :
  *  @return a static string of "key=value" pairs separated by spaces that
  *          describes the build and this process: version, CPU target
- *          (cpu=haswell or cpu=native), the kernels the float32
+ *          (cpu=haswell or cpu=native), the kernels the
  *          cross-entropy family runs (kernels=avx512 or kernels=baseline,
  *          see below) and the default thread count rule. Since 0.1
  *
- *  Kernels: the float32 cross-entropy functions (simloss_cross_entropy,
+ *  Kernels: the cross-entropy functions (simloss_cross_entropy,
  *  simloss_cross_entropy_soft, simloss_bce_with_logits, simloss_bce,
- *  simloss_sigmoid_focal) have a second set of kernels compiled for
- *  AVX-512 (AVX-512 F, BW, CD, DQ and VL), used when glibc reports all
- *  five active (CPUID and the OS's register saving; under valgrind, whose
- *  CPU has none, the baseline runs), about 1.2x faster where their
- *  exponentials dominate. The
+ *  simloss_sigmoid_focal), float32 and float64, have a second set of
+ *  kernels compiled for AVX-512 (AVX-512 F, BW, CD, DQ and VL), used when
+ *  glibc reports all five active (CPUID and the OS's register saving;
+ *  under valgrind, whose CPU has none, the baseline runs), about 1.2x
+ *  faster in float32 and 1.4-2x in float64 where their exponentials
+ *  dominate. The
  *  results are bitwise the same with either set. The environment variable
  *  SIMLOSS_KERNELS=baseline, read once per process, keeps the baseline
  *  kernels. */
@@ -520,7 +521,9 @@ typedef struct simloss_cross_entropy_stats {
  *  the target: +inf). NaN logits give a NaN loss.
  *  For float32, exp and log are evaluated in float32 (within 2 ulp) and
  *  sums in double: the value is within float32 rounding of the exact one;
- *  probabilities below 2^-126 (FLT_MIN) are taken as 0.
+ *  probabilities below 2^-126 (FLT_MIN) are taken as 0. For float64, exp
+ *  and log are within 1 ulp, and probabilities below 2^-1022 (DBL_MIN)
+ *  are taken as 0.
  *  @param logits  (N, C, d1, ..., dk) or, with class_axis LAST,
  *                 (N, d1, ..., dk, C); float32 or float64; any strides.
  *  @param target  SIMLOSS_INT32 or SIMLOSS_INT64 class indices of the
@@ -607,7 +610,8 @@ static inline void simloss_binary_options_init(simloss_binary_options *o) {
  *  infinite logit gives an infinite loss (NaN where PyTorch's is too:
  *  x = +inf with y = 1, and x = -inf with y = 0). For float32,
  *  exp(-|x|) and log1p are evaluated in float32 (each within 2e-7
- *  relative); exp(-|x|) below 2^-126 (|x| > 87.3) is taken as 0. With
+ *  relative); exp(-|x|) below 2^-126 (|x| > 87.3) is taken as 0. For
+ *  float64, each within 1 ulp, and below 2^-1022 (|x| > 708.4) 0. With
  *  MEAN or SUM, float32 and neither weight nor pos_weight (the common
  *  training call), the log1p terms are summed instead as the float64
  *  logarithm of the product of the 1 + exp(-|x|) (one logarithm per row
