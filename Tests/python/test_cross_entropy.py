@@ -527,6 +527,34 @@ def test_cross_entropy_from_probs_matches_reference(axis, reduction):
     np.testing.assert_allclose(g, ref.nll_from_probs_grad(q, p, axis=axis, reduction=reduction), rtol=1e-13)
 
 
+
+# The kernel's three loops: classes contiguous ((N, C), channels last; 37
+# classes leave a tail after laneSum's 16 lanes), positions contiguous
+# (NCHW), and strided views of either; clamped logs (Q = 0 and a Q whose log
+# is below -100) and P = 0 terms included; float32 and float64.
+@pytest.mark.parametrize("shape, axis, view", [
+    ((300, 37), 1, np.s_[...]), ((3, 9, 31), -1, np.s_[...]), ((3, 7, 13, 29), 1, np.s_[...]),
+    ((3, 7, 13, 29), 1, np.s_[:, :, ::2, ::-3]), ((300, 37), 1, np.s_[::-2, ::3]),
+])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_from_probs_layouts_match_reference(shape, axis, view, dtype, rtol, reduction):
+    rng = np.random.default_rng(len(shape) + shape[-1])
+    q = rng.random(shape)
+    q[(0,) * len(shape)] = 0.0
+    q[(1,) * len(shape)] = 1e-44 if dtype == np.float64 else 0.0
+    q /= q.sum(axis=axis, keepdims=True)
+    p = rng.random(shape)
+    p[(2,) * len(shape)] = 0.0
+    p /= p.sum(axis=axis, keepdims=True)
+    q, p = q.astype(dtype)[view], p.astype(dtype)[view]
+    v, g = simloss.cross_entropy_from_probs(q, p, axis=axis, reduction=reduction, grad=True)
+    q64, p64 = q.astype(np.float64), p.astype(np.float64)
+    expected = ref.nll_from_probs(q64, p64, axis=axis, reduction=reduction)
+    np.testing.assert_allclose(v, expected, rtol=rtol, atol=1e-300)
+    expected_g = ref.nll_from_probs_grad(q64, p64, axis=axis, reduction=reduction)
+    np.testing.assert_allclose(g, expected_g, rtol=rtol, atol=rtol * 1e-30 * np.abs(expected_g).max())
+
 # Large segmentation batches take the class-strided kernel's other paths:
 # dense planes cut into rows of up to 512 positions (1600 -> 4 rows of 400;
 # 300 x 301 -> 210 rows of 430, several rows to a block and several blocks
