@@ -566,7 +566,9 @@ SIMLOSS_API simloss_status simloss_cross_entropy_soft(
  *  and a predicted probability distribution Q (not logits), per position,
  *  each log clamped at -100 as PyTorch's BCELoss does, so Q_c = 0 gives a
  *  finite loss. The gradient is d value / d Q: -P_c / Q_c, and 0 where the
- *  clamp holds. MEAN is over positions. Prefer simloss_cross_entropy() from
+ *  clamp holds. MEAN is over positions. Each term P_c log Q_c and each
+ *  gradient element is evaluated in the dtype (float32: within 2 ulp;
+ *  float64: 1 ulp) and summed in double. Prefer simloss_cross_entropy() from
  *  logits in training: it is stable where probabilities have rounded to 0.
  *  @param probs   Q, (N, C, ...) or with class_axis LAST (N, ..., C);
  *                 every value in [0, 1] (else SIMLOSS_ERROR_INVALID_VALUE).
