@@ -11,7 +11,7 @@
 // each coefficient can be checked by eye: 1/k! for exp, 2/(2k + 1) for
 // log's atanh series. Accuracy, checked against Float80's expl and logl by
 // FastMathDoubleTests: exp, log and log1p within 1 ulp over their domains
-// (against libm's 0.52).
+// (0.84-0.87 at worst on the tests' points).
 
 extension FastMath {
   /// ln 2 in two parts: `ln2High` has its low 21 bits zero, so that n x it
