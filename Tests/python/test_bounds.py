@@ -90,6 +90,23 @@ def test_cross_entropy_stays_in_bounds(threads, at_end, dtype, shape, axis, soft
 
 @AT
 @DTYPES
+@pytest.mark.parametrize("shape, axis", [((4099, 37), 1), ((3, 7, 13, 29), 1), ((3, 9, 31), -1)])
+def test_cross_entropy_from_probs_stays_in_bounds(threads, at_end, dtype, shape, axis):
+    rng = np.random.default_rng(11)
+    q = rng.random(shape).astype(dtype)
+    q /= q.sum(axis=axis, keepdims=True)
+    p = rng.random(shape).astype(dtype)
+    p /= p.sum(axis=axis, keepdims=True)
+    gq, gp = guarded(q, at_end), guarded(p, at_end)
+    g = empty_guarded(q, at_end)
+    for reduction in ["mean", "none"]:
+        value, _ = simloss.cross_entropy_from_probs(gq, gp, axis=axis, reduction=reduction, grad=True, out=g)
+        expected, expected_grad = simloss.cross_entropy_from_probs(q, p, axis=axis, reduction=reduction, grad=True)
+        np.testing.assert_array_equal(value, expected)
+        np.testing.assert_array_equal(g, expected_grad)
+
+@AT
+@DTYPES
 @pytest.mark.parametrize("shape", [(1025,), (3, 7, 129), (4, 1), (2, 3, 1024)])
 def test_binary_losses_stay_in_bounds(threads, at_end, dtype, shape):
     rng = np.random.default_rng(5)
