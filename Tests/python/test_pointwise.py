@@ -47,6 +47,44 @@ def test_pointwise_gradient_matches_central_differences(kind, reduction):
     np.testing.assert_allclose(grad.reshape(-1)[list(idx)], numeric, rtol=1e-6, atol=1e-9)
 
 
+# Samples of one short dense row ((N, 4) boxes) take a path of their own:
+# blocks of samples per call, the gradient of a block as one run, short
+# rows summed in registers. Lengths around its limit of 8 (lane sums in
+# registers up to 8), N past one block (4096 samples of 4); against the
+# reference, and bitwise against the same tensor read through strided views
+# (the general path), for any thread count.
+@pytest.mark.parametrize("kind", ["l1", "mse"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("n", [1, 3, 4, 8, 9, 17])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_dense_samples(kind, reduction, n, weighted, dtype):
+    rows = 10007
+    x, y = pair((rows, n), dtype, n)
+    mask = np.random.RandomState(n + 1).rand(rows, n).astype(dtype) if weighted else None
+    if weighted:
+        mask[5] = 0  # a sample with no weight
+    f = getattr(simloss, kind)
+    value, grad = f(x, y, mask=mask, reduction=reduction, grad=True)
+    np.testing.assert_allclose(value, ref.pointwise(kind, x, y, mask, reduction), rtol=1e-12, atol=1e-15)
+
+    def strided(a):
+        wide = np.zeros((rows, 2 * n), dtype)
+        wide[:, ::2] = a
+        return wide[:, ::2]
+
+    sx, sy = strided(x), strided(y)
+    smask = strided(mask) if weighted else None
+    for threads in (1, 2):
+        simloss.set_num_threads(threads)
+        try:
+            v2, g2 = f(sx, sy, mask=smask, reduction=reduction, grad=True)
+            v3, g3 = f(x, y, mask=mask, reduction=reduction, grad=True)
+        finally:
+            simloss.set_num_threads(0)
+        assert np.array_equal(np.asarray(v2), np.asarray(value)) and np.array_equal(g2, grad)
+        assert np.array_equal(np.asarray(v3), np.asarray(value)) and np.array_equal(g3, grad)
+
 @pytest.mark.parametrize("kind", ["l1", "mse"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("layout", ["flat", "column", "reversed"])

@@ -107,15 +107,21 @@ public func pointwiseLoss<T: SimLossFloat>(
   @inline(__always) func sampleWeight(_ s: Int) -> Double { sampleWeights?[s] ?? perSample }
   let meanScale = totalWeight > 0 ? 1 / totalWeight : 0
 
-  let sums = try pass.plan.sampleSums("\(pred.name)") { s, rows in
-    let scale: Double
+  func scale(_ s: Int) -> Double {
     switch reduction {
-    case .mean: scale = meanScale
-    case .sum: scale = 1
-    case .none: scale = sampleWeight(s) > 0 ? 1 / sampleWeight(s) : 0
+    case .mean: return meanScale
+    case .sum: return 1
+    case .none: return sampleWeight(s) > 0 ? 1 / sampleWeight(s) : 0
     }
-    return pass.lossSum(function, sample: s, rows: rows, gradientScale: scale)
   }
+  let sums = pass.denseSamples
+    ? try pass.plan.groupedSampleSums("\(pred.name)") { samples, out in
+      pass.denseSampleSums(
+        function, samples: samples, into: out, uniformScale: reduction == .none ? nil : scale(0), scale: scale)
+    }
+    : try pass.plan.sampleSums("\(pred.name)") { s, rows in
+      pass.lossSum(function, sample: s, rows: rows, gradientScale: scale(s))
+    }
   switch reduction {
   case .mean: return try LossValues(one: totalWeight > 0 ? sums.reduce(0, +) / totalWeight : 0)
   case .sum: return try LossValues(one: sums.reduce(0, +))

@@ -58,6 +58,24 @@ struct BlockPlan {
     try sampleSums(what, scratchBytes: 0) { s, rows, _ in rowSum(s, rows) }
   }
 
+  /// The same with one call per block of whole samples instead of one
+  /// per sample: `blockSums(samples, sums)` writes the sum of each sample
+  /// of the range to `sums[sample]`, in an order of its own (so the result
+  /// depends on the shape only, as above). For samples of a few elements
+  /// ((N, 4) boxes), where a closure call per sample was a third of the
+  /// time. A plan that splits samples runs one sample per call.
+  @usableFromInline
+  func groupedSampleSums(
+    _ what: String, _ blockSums: (_ samples: Range<Int>, _ sums: UnsafeMutablePointer<Double>) -> Void
+  ) throws -> HeapArray<Double> {
+    let sums = try HeapArray<Double>(zeroed: samples, what: "\(what): one sum per sample")
+    let group = blocksPerSample > 0 ? 1 : samplesPerBlock
+    forEachBlock((samples + group - 1) / group) { b in
+      blockSums((b * group)..<min(samples, (b + 1) * group), sums.base)
+    }
+    return sums
+  }
+
   /// The same, handing each call a scratch buffer of `scratchBytes` bytes
   /// (64-byte aligned, uninitialised), one per thread, allocated once for
   /// the call: a row of a broadcast dimension may be longer than memory,

@@ -50,3 +50,17 @@ func laneSum(_ n: Int, _ term: (Int) -> Double) -> Double {
 func pairwiseSum(_ v: SIMD8<Double>) -> Double {
   ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
 }
+
+/// laneSum for n <= 8, the terms kept in registers: each lane as laneSum
+/// forms it, (0 + t) + 0, then `pairwiseSum`, so the same bits. For rows of
+/// a few elements ((N, 4) boxes), where laneSum's tail through memory
+/// waits on a failed store forwarding per row. Kept out of laneSum itself:
+/// there, the conditional calls made the compiler outline laneSum's
+/// specialisations under names check_kernels.py rejects.
+@inlinable @inline(__always)
+func shortLaneSum(_ n: Int, _ term: (Int) -> Double) -> Double {
+  @inline(__always) func lane(_ k: Int) -> Double { k < n ? (0 + term(k)) + 0 : 0 }
+  let l0 = lane(0), l1 = lane(1), l2 = lane(2), l3 = lane(3)
+  let l4 = lane(4), l5 = lane(5), l6 = lane(6), l7 = lane(7)
+  return ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))
+}
