@@ -85,6 +85,16 @@ def test_short_dense_samples(kind, reduction, n, weighted, dtype):
         assert np.array_equal(np.asarray(v2), np.asarray(value)) and np.array_equal(g2, grad)
         assert np.array_equal(np.asarray(v3), np.asarray(value)) and np.array_equal(g3, grad)
 
+# A bad weight in a later block of short dense rows is found and named.
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_short_dense_samples_bad_weight(bad, reduction):
+    x, y = pair((10007, 4), np.float32, 3)
+    mask = np.ones((10007, 4), np.float32)
+    mask[9001, 3] = bad
+    with pytest.raises(ValueError, match=rf"weight: element \(9001, 3\) is {bad}; weights must be finite and >= 0"):
+        simloss.mse(x, y, mask=mask, reduction=reduction, grad=True)
+
 @pytest.mark.parametrize("kind", ["l1", "mse"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("layout", ["flat", "column", "reversed"])

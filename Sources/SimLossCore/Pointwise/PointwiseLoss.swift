@@ -95,7 +95,9 @@ public func pointwiseLoss<T: SimLossFloat>(
   var sampleWeights: HeapArray<Double>? = nil
   var totalWeight = perSample * Double(pass.geometry.samples)
   if let weight {
-    let sums = try pass.plan.sampleSums("weight") { s, rows in pass.weightSum(sample: s, rows: rows) }
+    let sums = pass.denseSamples
+      ? try pass.plan.groupedSampleSums("weight") { samples, out in pass.denseWeightSums(samples: samples, into: out) }
+      : try pass.plan.sampleSums("weight") { s, rows in pass.weightSum(sample: s, rows: rows) }
     if !sums.allSatisfy({ $0.isFinite }) { try pass.throwBadWeight(weight) }
     totalWeight = sums.reduce(0, +)
     guard totalWeight.isFinite else {

@@ -99,10 +99,19 @@ struct PointwisePass<T: SimLossFloat> {
 
   @inlinable @inline(__always)
   static func weightRow(_ p: UnsafeMutablePointer<T>, _ s: Int, _ n: Int) -> Double {
-    laneSum(n) { i in
+    func term(_ i: Int) -> Double {
       let w = p[i &* s].asDouble
       return w >= 0 && w < .infinity ? w : .infinity
     }
+    return n <= 8 ? shortLaneSum(n, term) : laneSum(n, term)
+  }
+
+  /// `weightSum` of `samples` of `denseSamples` operands into `sums[s]`:
+  /// the same row sum, read from the weight's sample stride.
+  @inlinable
+  func denseWeightSums(samples: Range<Int>, into sums: UnsafeMutablePointer<Double>) {
+    let n = geometry.rowLength
+    for s in samples { sums[s] = 0.0 + Self.weightRow(origins.weight + s &* sampleStrides[2], 1, n) }
   }
 
   /// Finds the first weight that is not finite and >= 0, in logical order,
