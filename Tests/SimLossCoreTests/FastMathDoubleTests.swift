@@ -10,10 +10,21 @@ import Glibc
 /// against Float80's expl, logl and log1pl (11 more bits than Double), on
 /// dense grids and pseudo-random points of their domains.
 @Suite struct FastMathDoubleTests {
-  /// |got - exact| in units in the last place of the exact value as a Double.
+  /// |got - exact| in units in the last place of the exact value as a
+  /// Double (for a subnormal value, the smallest subnormal).
   func ulps(_ got: Double, _ exact: Float80) -> Double {
     let rounded = Double(exact)
     return Double(abs(Float80(got) - exact) / Float80(rounded.ulp))
+  }
+
+  /// The largest error of `f` against `exact` over `xs`, in ulp, and where.
+  func worst(_ xs: [Double], _ f: (Double) -> Double, _ exact: (Float80) -> Float80) -> (ulps: Double, at: Double) {
+    var result = (ulps: 0.0, at: 0.0)
+    for x in xs {
+      let e = ulps(f(x), exact(Float80(x)))
+      if e > result.ulps { result = (e, x) }
+    }
+    return result
   }
 
   /// Points spread over [low, high]: a grid of `count` steps, and as many
@@ -31,18 +42,9 @@ import Glibc
   }
 
   @Test func test_exp_within_1_ulp() {
-    var worst = 0.0, at = 0.0
     // Normal results, and the subnormal ones down to 2^-1074.
-    for x in points(-708, 709.7, count: 400_000) + points(-745, -708, count: 20_000) {
-      let exact = expl(Float80(x))
-      // Subnormal results carry fewer bits: their error is in units of
-      // the smallest subnormal.
-      let e = Double(exact) < Double.leastNormalMagnitude
-        ? Double(abs(Float80(FastMath.exp(x)) - exact) / Float80(Double.leastNonzeroMagnitude))
-        : ulps(FastMath.exp(x), exact)
-      if e > worst { (worst, at) = (e, x) }
-    }
-    #expect(worst <= 1, "worst \(worst) ulp at \(at)")
+    let (e, at) = worst(points(-708, 709.7, count: 400_000) + points(-745, -708, count: 20_000), FastMath.exp, expl)
+    #expect(e <= 1, "worst \(e) ulp at \(at)")
   }
 
   @Test func test_exp_edge_cases() {
@@ -57,12 +59,9 @@ import Glibc
   }
 
   @Test func test_exp_non_positive_within_1_ulp_and_flushes_below_double_min() {
-    var worst = 0.0, at = 0.0
-    for x in points(-708.39, 0, count: 400_000) + points(-1e-3, 0, count: 20_000) {
-      let e = ulps(FastMath.expNonPositive(x), expl(Float80(x)))
-      if e > worst { (worst, at) = (e, x) }
-    }
-    #expect(worst <= 1, "worst \(worst) ulp at \(at)")
+    let (e, at) = worst(
+      points(-708.39, 0, count: 400_000) + points(-1e-3, 0, count: 20_000), FastMath.expNonPositive, expl)
+    #expect(e <= 1, "worst \(e) ulp at \(at)")
     #expect(FastMath.expNonPositive(0.0) == 1)
     #expect(FastMath.expNonPositive(-709.0) == 0)
     #expect(FastMath.expNonPositive(-Double.infinity) == 0)
@@ -70,22 +69,19 @@ import Glibc
   }
 
   @Test func test_log_within_1_ulp() {
-    var worst = 0.0, at = 0.0
-    func check(_ x: Double) {
-      let e = ulps(FastMath.log(x), logl(Float80(x)))
-      if e > worst { (worst, at) = (e, x) }
-    }
     // Every binade's mantissas, from subnormals to the largest finite.
+    var xs: [Double] = []
     for m in points(1, 2, count: 2_000) {
       var scale = 0x1p-1074
       while scale < 0x1p1023 {
-        check(m * scale)
+        xs.append(m * scale)
         scale *= 0x1p7
       }
     }
     // Near 1, where log is small and a relative error shows most.
-    for x in points(0.5, 2, count: 400_000) + points(1 - 1e-6, 1 + 1e-6, count: 20_000) where x != 1 { check(x) }
-    #expect(worst <= 1, "worst \(worst) ulp at \(at)")
+    xs += (points(0.5, 2, count: 400_000) + points(1 - 1e-6, 1 + 1e-6, count: 20_000)).filter { $0 != 1 }
+    let (e, at) = worst(xs, FastMath.log, logl)
+    #expect(e <= 1, "worst \(e) ulp at \(at)")
   }
 
   @Test func test_log_edge_cases() {
@@ -98,19 +94,14 @@ import Glibc
   }
 
   @Test func test_log1p_unit_within_1_ulp() {
-    var worst = 0.0, at = 0.0
-    func check(_ x: Double) {
-      let e = ulps(FastMath.log1pUnit(x), log1pl(Float80(x)))
-      if e > worst { (worst, at) = (e, x) }
-    }
-    for x in points(0, 1, count: 400_000) where x > 0 { check(x) }
+    var xs = points(0, 1, count: 400_000).filter { $0 > 0 }
     var x = 0x1p-1070
     while x < 1e-3 {
-      check(x)
-      check(x * 1.37)
+      xs += [x, x * 1.37]
       x *= 2
     }
-    #expect(worst <= 1, "worst \(worst) ulp at \(at)")
+    let (e, at) = worst(xs, { FastMath.log1pUnit($0) }, log1pl)
+    #expect(e <= 1, "worst \(e) ulp at \(at)")
     #expect(FastMath.log1pUnit(0.0) == 0)
     #expect(FastMath.log1pUnit(1e-300) == 1e-300)
     #expect(FastMath.log1pUnit(1.0) == 0.693_147_180_559_945_3)

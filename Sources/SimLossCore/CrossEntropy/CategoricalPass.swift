@@ -491,6 +491,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     let xRowStride = geometry.rowStride(x.strides)
     let gRowStride = gradient.map { geometry.rowStride($0.strides) } ?? 0
     let tRowStride = soft.map { geometry.rowStride($0.strides) } ?? 0
+    let indexStride = indices.map { geometry.rowStride($0.strides) } ?? 0
     let xs = staged ? 1 : xRowStride, cs = staged ? capacity : xClassStride
     let gs = staged ? 1 : gRowStride, gcs = staged ? capacity : gradientClassStride
     let ts = staged ? 1 : tRowStride, tcs = staged ? capacity : softClassStride
@@ -597,7 +598,7 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       rowTargets(sample: sample, row: r, into: targets)
       // The next row's indices are asked for now too: read when that row
       // starts, they waited on memory (4% of (8, 21, 128, 128), one thread).
-      if maximaTaken, let indices, geometry.rowStride(indices.strides) == 1 {
+      if maximaTaken, let indices, indexStride == 1 {
         prefetchLines(rowOrigin(indices, r &+ 1), bytes: n &* MemoryLayout<I>.stride)
       }
       // (A separate loop: as a masked store in the loop below, it made

@@ -53,7 +53,7 @@ public func crossEntropy<T: SimLossFloat>(
   // after class, each position's sum in class order: vectorised across the
   // positions when they are contiguous. (One element at a time with libm's
   // log, (8192, 1000) float32 took 29 ms on two threads, numpy 22.)
-  let classesContiguous = qc == 1 && pc == 1 && (gv == nil || gc == 1)
+  let classesContiguous = qc == 1 && pc == 1 && (gv == nil || gc == 1), termScale = T(scale)
   let positionsContiguous = qs == 1 && ps == 1 && (gv == nil || gs == 1)
   var scratch = ScratchLayout(q.name)
   let termRow = try scratch.reserve(T.self, classesContiguous ? classes : 0)
@@ -69,7 +69,7 @@ public func crossEntropy<T: SimLossFloat>(
       let base = geometry.flatIndex(sample: s, row: r)
       if classesContiguous {
         for i in 0..<n {
-          let loss = -classTerms(q0 + i &* qs, p0 + i &* ps, g0.map { $0 + i &* gs }, classes, T(scale), into: terms)
+          let loss = -classTerms(q0 + i &* qs, p0 + i &* ps, g0.map { $0 + i &* gs }, classes, termScale, into: terms)
           total += loss
           if !out.isEmpty { out[base &+ i] = loss }
         }
@@ -79,9 +79,9 @@ public func crossEntropy<T: SimLossFloat>(
       for c in 0..<classes {
         let (qc0, pc0, gc0) = (q0 + c &* qc, p0 + c &* pc, g0.map { $0 + c &* gc })
         if positionsContiguous {
-          subtractTerms(UnitStep.self, qc0, qs, pc0, ps, gc0, gs, n, T(scale), from: row)
+          subtractTerms(UnitStep.self, qc0, qs, pc0, ps, gc0, gs, n, termScale, from: row)
         } else {
-          subtractTerms(StridedStep.self, qc0, qs, pc0, ps, gc0, gs, n, T(scale), from: row)
+          subtractTerms(StridedStep.self, qc0, qs, pc0, ps, gc0, gs, n, termScale, from: row)
         }
       }
       total += laneSum(n) { row[$0] }
