@@ -3,11 +3,11 @@ import Testing
 @testable import SimLossCore
 
 /// Support/Transpose.swift: every element lands where the definition says,
-/// whole 8 x 8 tiles and the rows and columns past them, and nothing
-/// outside the destination's matrix is written.
+/// whole 8 x 8 tiles and the overlapping last tiles of sides that are not
+/// multiples of 8, and nothing outside the destination's matrix is written.
 @Suite struct TransposeTests {
-  func check<T: SimLossFloat>(_: T.Type, rows: Int, columns: Int) {
-    let sourceStride = columns + 3, destinationStride = rows + 5
+  func check<T: SimLossFloat>(_: T.Type, rows: Int, columns: Int, backToBack: Bool = false) {
+    let sourceStride = backToBack ? columns : columns + 3, destinationStride = rows + 5
     let source = (0..<(rows * sourceStride)).map { T($0) }
     // A sentinel in every slot, so that a stray store shows.
     var destination = [T](repeating: -1, count: columns * destinationStride)
@@ -15,7 +15,8 @@ import Testing
       destination.withUnsafeMutableBufferPointer { d in
         transpose(
           s.baseAddress!, sourceStride: sourceStride, rows: rows, columns: columns,
-          into: d.baseAddress!, destinationStride: destinationStride)
+          into: d.baseAddress!, destinationStride: destinationStride,
+          prefetchAhead: backToBack ? rows * sourceStride : nil)
       }
     }
     var wrong = 0
@@ -25,7 +26,7 @@ import Testing
         if destination[c * destinationStride + i] != expected { wrong += 1 }
       }
     }
-    #expect(wrong == 0, "\(T.self) \(rows) x \(columns): \(wrong) wrong")
+    #expect(wrong == 0, "\(T.self) \(rows) x \(columns) (back to back: \(backToBack)): \(wrong) wrong")
   }
 
   @Test(arguments: [1, 7, 8, 9, 16, 21, 40, 64])
@@ -33,6 +34,9 @@ import Testing
     for columns in [1, 2, 7, 8, 10, 16, 21, 33] {
       check(Float.self, rows: rows, columns: columns)
       check(Double.self, rows: rows, columns: columns)
+      // Rows back to back, and the next matrix asked for (prefetches only:
+      // the copy must be the same).
+      check(Float.self, rows: rows, columns: columns, backToBack: true)
     }
   }
 }
