@@ -62,6 +62,30 @@ def numpy_cross_entropy(x, y, grad):
     return v, g / y.size
 
 
+def numpy_cross_entropy_last(x, y, grad):
+    """The same with classes on the last axis (channels last)."""
+    m = x.max(axis=-1, keepdims=True)
+    e = np.exp(x - m)
+    s = e.sum(axis=-1, keepdims=True)
+    logp = x - m - np.log(s)
+    picked = np.take_along_axis(logp, y[..., None], axis=-1)
+    v = -picked.mean(dtype=np.float64)
+    if not grad:
+        return v
+    g = e / s
+    np.put_along_axis(g, y[..., None], np.take_along_axis(g, y[..., None], axis=-1) - 1, axis=-1)
+    return v, g / y.size
+
+
+def numpy_nll_from_probs(q, p, axis, grad):
+    """H(P, Q) per position, logs clamped at -100, mean over positions."""
+    positions = q.size // q.shape[axis]
+    v = -(p * np.maximum(np.log(q), -100)).sum(axis=axis).mean(dtype=np.float64)
+    if not grad:
+        return v
+    return v, -p / q / positions
+
+
 def numpy_bce_with_logits(x, y, grad):
     v = (np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))).mean(dtype=np.float64)
     if not grad:
@@ -143,6 +167,13 @@ def main():
     bx = rng.standard_normal(1 << 20, dtype=np.float32)
     by = (rng.random(1 << 20) > 0.5).astype(np.float32)
     out_logits, out_seg, out_b = np.empty_like(logits), np.empty_like(seg), np.empty_like(bx)
+    seg_last = np.ascontiguousarray(seg.transpose(0, 2, 3, 1))
+    out_last = np.empty_like(seg_last)
+    # Probabilities for H(P, Q): Q strictly inside (0, 1), P normalised.
+    probs = (rng.random(seg.shape, dtype=np.float32) * 0.98 + 0.01).astype(np.float32)
+    probs_target = rng.random(seg.shape, dtype=np.float32)
+    probs_target /= probs_target.sum(axis=1, keepdims=True)
+    probs_last, probs_target_last = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)) for a in (probs, probs_target))
     # Float64, numpy's default dtype: what a script that never casts passes.
     logits64, seg64, bx64, by64 = logits.astype(np.float64), seg.astype(np.float64), bx.astype(np.float64), \
         by.astype(np.float64)
@@ -159,8 +190,18 @@ def main():
          lambda g: numpy_cross_entropy(logits, labels, g)),
         ("ce 8x21x128x128", lambda g: simloss.cross_entropy(seg, seg_labels, grad=g, out=out_seg if g else None),
          lambda g: numpy_cross_entropy(seg, seg_labels, g)),
+        ("ce 8x128x128x21",
+         lambda g: simloss.cross_entropy(seg_last, seg_labels, axis=-1, grad=g, out=out_last if g else None),
+         lambda g: numpy_cross_entropy_last(seg_last, seg_labels, g)),
         ("bce 2^20", lambda g: simloss.binary_cross_entropy_with_logits(bx, by, grad=g, out=out_b if g else None),
          lambda g: numpy_bce_with_logits(bx, by, g)),
+        ("probs 8x21x128x128",
+         lambda g: simloss.cross_entropy_from_probs(probs, probs_target, grad=g, out=out_seg if g else None),
+         lambda g: numpy_nll_from_probs(probs, probs_target, 1, g)),
+        ("probs 8x128x128x21",
+         lambda g: simloss.cross_entropy_from_probs(probs_last, probs_target_last, axis=-1, grad=g,
+                                                    out=out_last if g else None),
+         lambda g: numpy_nll_from_probs(probs_last, probs_target_last, -1, g)),
         ("ce64 8192x1000",
          lambda g: simloss.cross_entropy(logits64, labels, grad=g, out=out_logits64 if g else None),
          lambda g: numpy_cross_entropy(logits64, labels, g)),

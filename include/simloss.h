@@ -566,9 +566,15 @@ SIMLOSS_API simloss_status simloss_cross_entropy_soft(
  *  and a predicted probability distribution Q (not logits), per position,
  *  each log clamped at -100 as PyTorch's BCELoss does, so Q_c = 0 gives a
  *  finite loss. The gradient is d value / d Q: -P_c / Q_c, and 0 where the
- *  clamp holds. MEAN is over positions. Each term P_c log Q_c and each
- *  gradient element is evaluated in the dtype (float32: within 2 ulp;
- *  float64: 1 ulp) and summed in double. Prefer simloss_cross_entropy() from
+ *  clamp holds (where P_c is 0, the gradient is -0 or 0, as autograd's of
+ *  the same formula). MEAN is over positions. Each term P_c log Q_c and
+ *  each gradient element is evaluated in the dtype (float32: within 2 ulp;
+ *  float64: 1 ulp); a position's terms are summed in the dtype (in class
+ *  order, within C ulp: the terms share P's sign), except with more than
+ *  40 float32 (32 float64) classes contiguous, in double; positions are
+ *  summed in double. A channels-last call gives bitwise the values and
+ *  gradient of the same data laid out (N, C, ...) when its classes are
+ *  within those limits. Prefer simloss_cross_entropy() from
  *  logits in training: it is stable where probabilities have rounded to 0.
  *  @param probs   Q, (N, C, ...) or with class_axis LAST (N, ..., C);
  *                 every value in [0, 1] (else SIMLOSS_ERROR_INVALID_VALUE).

@@ -80,7 +80,10 @@ public func simloss_cross_entropy_probs(
       let g = try optionalView(grad, "grad", as: T.self)
       let positions = positionCount(q, options.classAxis)
       let out = try requireValues(values, valuesLen, options.reduction, count: positions)
-      store(try crossEntropy(probabilities: q, target: p, options: options, gradient: g), out, nil)
+      store(
+        KernelDispatch.avx512
+          ? try AVX512Kernels.crossEntropy(probabilities: q, target: p, options: options, gradient: g)
+          : try crossEntropy(probabilities: q, target: p, options: options, gradient: g), out, nil)
     }
     try floatCall(probs, "probs", run(Float.self), run(Double.self))
   }

@@ -73,6 +73,20 @@ package enum AVX512Kernels {
   }
 
   @inline(never)
+  package static func crossEntropy<T: SimLossFloat>(
+    probabilities: TensorView<T>, target: TensorView<T>, options: CrossEntropyOptions, gradient: TensorView<T>?
+  ) throws -> CrossEntropyResult {
+    if T.self == Float.self {
+      return try SimLossCore.crossEntropy(
+        probabilities: cast(probabilities, Float.self), target: cast(target, Float.self), options: options,
+        gradient: cast(gradient, Float.self), kernels: AVX512.self)
+    }
+    return try SimLossCore.crossEntropy(
+      probabilities: cast(probabilities, Double.self), target: cast(target, Double.self), options: options,
+      gradient: cast(gradient, Double.self), kernels: AVX512.self)
+  }
+
+  @inline(never)
   package static func binaryCrossEntropyWithLogits<T: SimLossFloat>(
     logits: TensorView<T>, target: TensorView<T>, weight: TensorView<T>?, posWeight: TensorView<T>?,
     options: BinaryLossOptions, gradient: TensorView<T>?

@@ -555,6 +555,35 @@ def test_cross_entropy_from_probs_layouts_match_reference(shape, axis, view, dty
     expected_g = ref.nll_from_probs_grad(q64, p64, axis=axis, reduction=reduction)
     np.testing.assert_allclose(g, expected_g, rtol=rtol, atol=rtol * 1e-30 * np.abs(expected_g).max())
 
+# Up to 40 float32 classes (32 float64) contiguous, from probabilities: each
+# row of positions is copied class-major and run through the NCHW loop, so
+# values and gradients are bitwise those of the same data laid out NCHW.
+# (N, C) rows are cut at 1024 positions and staged in stretches of
+# 8192 / C (at least 64): 2500 x 21 is three rows of 1024, 1024, 452, in
+# stretches of 390; 7 x 9 positions leave a last 8 x 8 tile that overlaps;
+# 1 x 200 x 260 x 21 (over 4 MiB of gradient) streams the gradient back.
+@pytest.mark.parametrize("shape", [(2500, 21), (700, 3), (130, 40), (5, 7, 9, 10), (2, 33, 17, 32),
+                                   (1, 200, 260, 21)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_from_probs_channels_last_is_nchw_bitwise(shape, dtype):
+    if dtype == np.float64 and shape[-1] > 32:
+        pytest.skip("float64 stages up to 32 classes")
+    rng = np.random.default_rng(shape[-1])
+    q, p = rng.random(shape).astype(dtype), rng.random(shape).astype(dtype)
+    q.reshape(-1)[::97] = 0.0
+    p.reshape(-1)[::89] = 0.0
+    last = simloss.cross_entropy_from_probs(q, p, axis=-1, reduction="none", grad=True)
+    # The same positions NCHW: (N, C) as (1, C, N), (N, H, W, C) as (N, C, H, W).
+    to_nchw = (lambda a: np.ascontiguousarray(a.T[None])) if len(shape) == 2 else \
+        (lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 1)))
+    nchw = simloss.cross_entropy_from_probs(to_nchw(q), to_nchw(p), axis=1, reduction="none", grad=True)
+    assert last[0].tobytes() == nchw[0].reshape(last[0].shape).tobytes()
+    back = nchw[1][0].T if len(shape) == 2 else np.moveaxis(nchw[1], 1, -1)
+    assert last[1].tobytes() == np.ascontiguousarray(back).tobytes()
+    expected = ref.nll_from_probs(q.astype(np.float64), p.astype(np.float64), axis=-1, reduction="none")
+    np.testing.assert_allclose(last[0], expected, rtol=2e-6 if dtype == np.float32 else 1e-12)
+
+
 # Large segmentation batches take the class-strided kernel's other paths:
 # dense planes cut into rows of up to 512 positions (1600 -> 4 rows of 400;
 # 300 x 301 -> 210 rows of 430, several rows to a block and several blocks

@@ -51,6 +51,15 @@ for dt in (np.float32, np.float64):
     p = rng.random(x.shape).astype(dt)
     keep(f"{dt.__name__}_bce_probs", simloss.binary_cross_entropy(p, y, reduction="sum", grad=True))
     keep(f"{dt.__name__}_focal", simloss.sigmoid_focal_loss(x, y, alpha=0.3, gamma=1.5, grad=True))
+    # From probabilities: NCHW, channels last (staged), many classes.
+    q, target = rng.random(seg.shape).astype(dt), rng.random(seg.shape).astype(dt)
+    q[0, 0, 0, :3] = 0
+    keep(f"{dt.__name__}_probs_seg", simloss.cross_entropy_from_probs(q, target, grad=True))
+    q_last, target_last = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)) for a in (q, target))
+    keep(f"{dt.__name__}_probs_last", simloss.cross_entropy_from_probs(
+        q_last, target_last, axis=-1, reduction="none", grad=True))
+    q_many = rng.random((67, 1003)).astype(dt)
+    keep(f"{dt.__name__}_probs_many", simloss.cross_entropy_from_probs(q_many, soft, grad=True))
 np.savez(sys.argv[1], **out)
 '''
 
