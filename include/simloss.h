@@ -569,10 +569,10 @@ SIMLOSS_API simloss_status simloss_cross_entropy_soft(
  *  clamp holds (where P_c is 0, the gradient is -0 or 0, as autograd's of
  *  the same formula). MEAN is over positions. Each term P_c log Q_c and
  *  each gradient element is evaluated in the dtype (float32: within 2 ulp;
- *  float64: 1 ulp); a position's terms are summed in the dtype (in class
- *  order, within C ulp: the terms share P's sign), except with more than
- *  40 float32 (32 float64) classes contiguous, in double; positions are
- *  summed in double. A channels-last call gives bitwise the values and
+ *  float64: 1 ulp); a position's terms are summed in class order in the
+ *  dtype, 32 classes at a time (within 32 ulp: the terms share P's sign),
+ *  and those sums in double, except with more than 40 float32 (32 float64)
+ *  classes contiguous, all in double; positions are summed in double. A channels-last call gives bitwise the values and
  *  gradient of the same data laid out (N, C, ...) when its classes are
  *  within those limits. Prefer simloss_cross_entropy() from
  *  logits in training: it is stable where probabilities have rounded to 0.

@@ -81,15 +81,29 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
   // every C elements, each first read their line from memory.
   let streamsGradient = staged && gv != nil && gs == classes
     && positions &* classes >= (4 << 20) / MemoryLayout<T>.stride
+  let sumClasses = 32
   var scratch = ScratchLayout(q.name)
   let termRow = try scratch.reserve(T.self, classesContiguous && !staged ? classes : 0)
-  let sumRow = try scratch.reserve(T.self, staged ? stageLength : classesContiguous ? 0 : geometry.rowLength)
+  let sumLength = staged ? stageLength : classesContiguous ? 0 : geometry.rowLength
+  let sumRow = try scratch.reserve(T.self, sumLength)
+  let totalRow = try scratch.reserve(Double.self, sumLength)
   let stagedQ = try scratch.reserve(T.self, staged ? stageLength &* classes : 0)
   let stagedP = try scratch.reserve(T.self, staged ? stageLength &* classes : 0)
   let stagedG = try scratch.reserve(T.self, staged && gv != nil ? stageLength &* classes : 0)
   let sums = try plan.sampleSums(q.name, scratchBytes: scratch.bytes) { s, rows, raw in
     var total = 0.0
-    let terms = termRow.pointer(in: raw), row = sumRow.pointer(in: raw)
+    let terms = termRow.pointer(in: raw), row = sumRow.pointer(in: raw), rowTotal = totalRow.pointer(in: raw)
+    // After class c, a row of n positions' sums in T are added to their
+    // Double totals every `sumClasses` classes and after the last: so a
+    // float32 sum holds at most 32 terms (within 32 ulp) for any C, and
+    // the staged and NCHW loops add in the same order.
+    func flush(after c: Int, _ n: Int) {
+      guard (c &+ 1) % sumClasses == 0 || c &+ 1 == classes else { return }
+      for i in 0..<n {
+        rowTotal[i] += row[i].asDouble
+        row[i] = 0
+      }
+    }
     let (sq, sp, sg) = (stagedQ.pointer(in: raw), stagedP.pointer(in: raw), stagedG.pointer(in: raw))
     // How far the block's next row starts from row r in a view with these
     // strides (nil after its last row): what the prefetches below ask for.
@@ -118,11 +132,12 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
           transpose(
             p0 + start &* ps, sourceStride: ps, rows: m, columns: classes, into: sp, destinationStride: m,
             prefetchAhead: !last ? m &* ps : nextP.map { $0 &- start &* ps })
-          for i in 0..<m { row[i] = 0 }
+          for i in 0..<m { (row[i], rowTotal[i]) = (0, 0) }
           for c in 0..<classes {
             subtractTerms(
               K.self, UnitStep.self, sq + c &* m, 1, sp + c &* m, 1, g0 == nil ? nil : sg + c &* m, 1, m, termScale,
               from: row)
+            flush(after: c, m)
           }
           if let g0, streamsGradient {
             // Into the staged Q's scratch (done with), then streamed.
@@ -131,8 +146,8 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
           } else if let g0 {
             transpose(sg, sourceStride: m, rows: classes, columns: m, into: g0 + start &* gs, destinationStride: gs)
           }
-          total += laneSum(m) { row[$0].asDouble }
-          if !out.isEmpty { for i in 0..<m { out[base &+ start &+ i] = row[i].asDouble } }
+          total += laneSum(m) { rowTotal[$0] }
+          if !out.isEmpty { for i in 0..<m { out[base &+ start &+ i] = rowTotal[i] } }
           start &+= m
         }
         continue
@@ -146,7 +161,7 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
         }
         continue
       }
-      for i in 0..<n { row[i] = 0 }
+      for i in 0..<n { (row[i], rowTotal[i]) = (0, 0) }
       // Each class's run of the next row is asked for as this row's is
       // read: a row's classes are planes apart, runs too short for the
       // hardware's prefetcher to follow ((8, 21, 128, 128): 21 runs of
@@ -163,9 +178,10 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
         } else {
           subtractTerms(K.self, StridedStep.self, qc0, qs, pc0, ps, gc0, gs, n, termScale, from: row)
         }
+        flush(after: c, n)
       }
-      total += laneSum(n) { row[$0].asDouble }
-      if !out.isEmpty { for i in 0..<n { out[base &+ i] = row[i].asDouble } }
+      total += laneSum(n) { rowTotal[$0] }
+      if !out.isEmpty { for i in 0..<n { out[base &+ i] = rowTotal[i] } }
     }
     if streamsGradient { simloss_store_fence() }
     return total
@@ -209,9 +225,10 @@ func classTerms<T: SimLossFloat, K: KernelTarget>(
 
 /// One class's terms of n positions subtracted from their sums in `sums`,
 /// their gradient written to `g`. The sums are in T: a position's terms
-/// all have P's sign (log Q <= 0), so a float32 sum of C of them is within
-/// C ulp, and it runs at float32's vector width (Double sums halved it:
-/// (8, 21, 128, 128), one thread, 9.7 ms, numpy 5.9).
+/// all have P's sign (log Q <= 0), so a float32 sum of k of them is within
+/// k ulp (the caller adds them to Double totals every 32 classes), and it
+/// runs at float32's vector width (Double sums halved it: (8, 21, 128,
+/// 128), one thread, 9.7 ms, numpy 5.9).
 @inlinable
 func subtractTerms<T: SimLossFloat, K: KernelTarget, S: Step>(
   _: K.Type, _: S.Type, _ q: UnsafeMutablePointer<T>, _ qs: Int, _ p: UnsafeMutablePointer<T>, _ ps: Int,
