@@ -567,12 +567,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         }
         transpose(
           x0, sourceStride: xRowStride, rows: n, columns: classes, into: stagedLogits, destinationStride: capacity,
-          prefetchAhead: ahead(x))
+          prefetchAhead: ahead(x), kernels: K.self)
         x0 = stagedLogits
         if let soft, let t = t0 {
           transpose(
             t, sourceStride: tRowStride, rows: n, columns: classes, into: stagedTargets, destinationStride: capacity,
-            prefetchAhead: ahead(soft))
+            prefetchAhead: ahead(soft), kernels: K.self)
           t0 = stagedTargets
         }
         g0 = g0.map { _ in stagedGradient }
@@ -585,11 +585,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
             // Into the staged logits' scratch (done with), then streamed.
             transpose(
               stagedGradient, sourceStride: capacity, rows: classes, columns: n, into: stagedLogits,
-              destinationStride: classes)
+              destinationStride: classes, kernels: K.self)
             streamRow(g, from: stagedLogits, count: n &* classes)
           } else {
             transpose(
-              stagedGradient, sourceStride: capacity, rows: classes, columns: n, into: g, destinationStride: gRowStride)
+              stagedGradient, sourceStride: capacity, rows: classes, columns: n, into: g, destinationStride: gRowStride,
+              kernels: K.self)
           }
         }
       }

@@ -128,10 +128,10 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
           let last = start &+ m == n
           transpose(
             q0 + start &* qs, sourceStride: qs, rows: m, columns: classes, into: sq, destinationStride: m,
-            prefetchAhead: !last ? m &* qs : nextQ.map { $0 &- start &* qs })
+            prefetchAhead: !last ? m &* qs : nextQ.map { $0 &- start &* qs }, kernels: K.self)
           transpose(
             p0 + start &* ps, sourceStride: ps, rows: m, columns: classes, into: sp, destinationStride: m,
-            prefetchAhead: !last ? m &* ps : nextP.map { $0 &- start &* ps })
+            prefetchAhead: !last ? m &* ps : nextP.map { $0 &- start &* ps }, kernels: K.self)
           for i in 0..<m { (row[i], rowTotal[i]) = (0, 0) }
           for c in 0..<classes {
             subtractTerms(
@@ -141,10 +141,11 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
           }
           if let g0, streamsGradient {
             // Into the staged Q's scratch (done with), then streamed.
-            transpose(sg, sourceStride: m, rows: classes, columns: m, into: sq, destinationStride: classes)
+            transpose(sg, sourceStride: m, rows: classes, columns: m, into: sq, destinationStride: classes, kernels: K.self)
             streamRow(g0 + start &* gs, from: sq, count: m &* classes)
           } else if let g0 {
-            transpose(sg, sourceStride: m, rows: classes, columns: m, into: g0 + start &* gs, destinationStride: gs)
+            transpose(
+              sg, sourceStride: m, rows: classes, columns: m, into: g0 + start &* gs, destinationStride: gs, kernels: K.self)
           }
           total += laneSum(m) { rowTotal[$0] }
           if !out.isEmpty { for i in 0..<m { out[base &+ start &+ i] = rowTotal[i] } }

@@ -21,15 +21,39 @@
 /// waited on the line-fill buffers: (8, 128, 128, 21), one thread, 3.7 ->
 /// 3.1 ms forward+backward).
 ///
-/// `@inline(__always)`, like the helpers it calls: a copy compiled on its
-/// own would carry the same name in the baseline and the AVX-512 modules
-/// (KernelTarget.swift).
+/// Generic over the kernel target (KernelTarget.swift): the compiler does
+/// not always inline it (its small-column cases made it large), and a copy
+/// compiled on its own must not carry the same name in the baseline and
+/// the AVX-512 modules. Its helpers are small and `@inline(__always)`.
 @inlinable @inline(__always)
-func transpose<T: SimLossFloat>(
+func transpose<T: SimLossFloat, K: KernelTarget>(
   _ source: UnsafePointer<T>, sourceStride: Int, rows: Int, columns: Int,
-  into destination: UnsafeMutablePointer<T>, destinationStride: Int, prefetchAhead: Int? = nil
+  into destination: UnsafeMutablePointer<T>, destinationStride: Int, prefetchAhead: Int? = nil, kernels: K.Type
 ) {
   guard rows >= 8, columns >= 8 else {
+    if columns < 8 && sourceStride == columns && columns >= 2 {
+      // Few classes, back to back: class c of position i is at i C + c.
+      switch columns {
+      case 2: gatherColumns(source, 2, rows, destination, destinationStride)
+      case 3: gatherColumns(source, 3, rows, destination, destinationStride)
+      case 4: gatherColumns(source, 4, rows, destination, destinationStride)
+      case 5: gatherColumns(source, 5, rows, destination, destinationStride)
+      case 6: gatherColumns(source, 6, rows, destination, destinationStride)
+      default: gatherColumns(source, 7, rows, destination, destinationStride)
+      }
+      return
+    }
+    if rows < 8 && destinationStride == rows && rows >= 2 {
+      switch rows {
+      case 2: scatterRows(source, sourceStride, 2, columns, destination)
+      case 3: scatterRows(source, sourceStride, 3, columns, destination)
+      case 4: scatterRows(source, sourceStride, 4, columns, destination)
+      case 5: scatterRows(source, sourceStride, 5, columns, destination)
+      case 6: scatterRows(source, sourceStride, 6, columns, destination)
+      default: scatterRows(source, sourceStride, 7, columns, destination)
+      }
+      return
+    }
     for c in 0..<columns {
       let d = destination + c &* destinationStride
       for i in 0..<rows { d[i] = source[i &* sourceStride &+ c] }
@@ -106,4 +130,31 @@ func transposeTile<T: SimLossFloat>(
   store(c5, 5)
   store(c6, 6)
   store(c7, 7)
+}
+
+/// The transposition of `rows` rows of `columns` (2-7, a literal at each
+/// call) elements back to back: with the count known, the compiler
+/// vectorises the loop over rows as an interleaved load group (one vector
+/// load per column's worth, then shuffles), where the 8 x 8 tiles do not
+/// apply.
+@inlinable @inline(__always)
+func gatherColumns<T: SimLossFloat>(
+  _ source: UnsafePointer<T>, _ columns: Int, _ rows: Int, _ destination: UnsafeMutablePointer<T>,
+  _ destinationStride: Int
+) {
+  for i in 0..<rows {
+    for c in 0..<columns { destination[c &* destinationStride &+ i] = source[i &* columns &+ c] }
+  }
+}
+
+/// The reverse: `rows` (2-7, a literal at each call) rows of `columns`
+/// elements, `sourceStride` apart, into `columns` rows of `rows` elements
+/// back to back (an interleaved store group).
+@inlinable @inline(__always)
+func scatterRows<T: SimLossFloat>(
+  _ source: UnsafePointer<T>, _ sourceStride: Int, _ rows: Int, _ columns: Int, _ destination: UnsafeMutablePointer<T>
+) {
+  for i in 0..<columns {
+    for r in 0..<rows { destination[i &* rows &+ r] = source[r &* sourceStride &+ i] }
+  }
 }
