@@ -570,12 +570,16 @@ SIMLOSS_API simloss_status simloss_cross_entropy_soft(
  *  the same formula). MEAN is over positions. Each term P_c log Q_c and
  *  each gradient element is evaluated in the dtype (float32: within 2 ulp;
  *  float64: 1 ulp); a position's terms are summed in class order in the
- *  dtype, 32 classes at a time (within 32 ulp: the terms share P's sign),
- *  and those sums in double, except with more than 40 float32 (32 float64)
- *  classes contiguous, all in double; positions are summed in double. A channels-last call gives bitwise the values and
- *  gradient of the same data laid out (N, C, ...) when its classes are
- *  within those limits. Prefer simloss_cross_entropy() from
- *  logits in training: it is stable where probabilities have rounded to 0.
+ *  dtype, 32 classes at a time (within 32 ulp when P >= 0: the terms then
+ *  share a sign), and those sums in double; except where probs, target and
+ *  grad all have their classes contiguous and there are more than 40
+ *  float32 (32 float64) classes: then each position's terms in double.
+ *  Positions are summed in double. Channels last, classes contiguous in
+ *  all three, with up to 40 float32 (32 float64) classes, gives bitwise
+ *  the per-position values and the gradient of the same data laid out
+ *  (N, C, ...), and for rank 3 or more the same MEAN and SUM. Prefer
+ *  simloss_cross_entropy() from logits in training: it is stable where
+ *  probabilities have rounded to 0.
  *  @param probs   Q, (N, C, ...) or with class_axis LAST (N, ..., C);
  *                 every value in [0, 1] (else SIMLOSS_ERROR_INVALID_VALUE).
  *  @param target  P, the same shape and dtype.

@@ -577,14 +577,17 @@ def test_cross_entropy_from_probs_many_classes_float32(classes):
 # (N, C) rows are cut at 1024 positions and staged in stretches of
 # 8192 / C (at least 64): 2500 x 21 is three rows of 1024, 1024, 452, in
 # stretches of 390; 7 x 9 positions leave a last 8 x 8 tile that overlaps;
-# 1 x 200 x 260 x 21 (over 4 MiB of gradient) streams the gradient back.
+# 1 x 200 x 260 x 21 (over 4 MiB of gradient) streams the gradient back;
+# rows of 1000 positions of 21 classes are staged in three stretches. For
+# rank 3 or more the rows are the same in both layouts, and so are the
+# mean and sum.
 @pytest.mark.parametrize("shape", [(2500, 21), (700, 3), (130, 40), (5, 7, 9, 10), (2, 33, 17, 32),
-                                   (1, 200, 260, 21)])
+                                   (1, 200, 260, 21), (1, 2, 1000, 21), (3, 1000, 5)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cross_entropy_from_probs_channels_last_is_nchw_bitwise(shape, dtype):
     if dtype == np.float64 and shape[-1] > 32:
         pytest.skip("float64 stages up to 32 classes")
-    rng = np.random.default_rng(shape[-1])
+    rng = np.random.default_rng(2)  # (1, 2, 1000, 21) float64: stretch-wise totals differed in the sum
     q, p = rng.random(shape).astype(dtype), rng.random(shape).astype(dtype)
     q.reshape(-1)[::97] = 0.0
     p.reshape(-1)[::89] = 0.0
@@ -598,6 +601,11 @@ def test_cross_entropy_from_probs_channels_last_is_nchw_bitwise(shape, dtype):
     assert last[1].tobytes() == np.ascontiguousarray(back).tobytes()
     expected = ref.nll_from_probs(q.astype(np.float64), p.astype(np.float64), axis=-1, reduction="none")
     np.testing.assert_allclose(last[0], expected, rtol=2e-6 if dtype == np.float32 else 1e-12)
+    if len(shape) >= 3:
+        for reduction in ("mean", "sum"):
+            a = simloss.cross_entropy_from_probs(q, p, axis=-1, reduction=reduction)
+            b = simloss.cross_entropy_from_probs(to_nchw(q), to_nchw(p), axis=1, reduction=reduction)
+            assert a == b, (reduction, a - b)
 
 
 # Large segmentation batches take the class-strided kernel's other paths:

@@ -47,11 +47,15 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
   let (qv, qc) = layout.positions(of: q)
   let (pv, pc) = layout.positions(of: p)
   let gv = gradient.map { layout.positions(of: $0) }
-  // (N, C) has one position per sample: read as one sample cut into rows,
-  // so that a row holds many positions (the staged loop below needs them).
+  let classes = layout.classes, gc = gv?.1 ?? 0
+  let classesContiguous = qc == 1 && pc == 1 && (gv == nil || gc == 1)
+  let staged = classesContiguous && classes <= CategoricalPass<T, Int64, K>.stagedClasses
+  // Staged (N, C) has one position per sample: read as one sample cut into
+  // rows, so that a row holds many positions. (Not otherwise: rows of 1024
+  // positions of many classes would leave too few blocks for the threads,
+  // (1024, 4000) one.)
   let shape = layout.positionShape
-  let geometry = shape.count == 1 ? RowGeometry(chunking: shape[0]) : RowGeometry(shape: shape)
-  let classes = layout.classes
+  let geometry = shape.count == 1 && staged ? RowGeometry(chunking: shape[0]) : RowGeometry(shape: shape)
   let plan = BlockPlan(samples: geometry.samples, rows: geometry.rows, rowLength: geometry.rowLength * classes)
   let positions = shape.reduce(1, *)
   let scale = options.reduction == .mean ? 1 / Double(positions) : 1
@@ -61,19 +65,19 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
   let (qStrides, pStrides) = (geometry.strides(of: qv), geometry.strides(of: pv))
   let gStrides = gv.map { geometry.strides(of: $0.0) }
   let qs = geometry.rowStride(qStrides), ps = geometry.rowStride(pStrides)
-  let gs = gStrides.map { geometry.rowStride($0) } ?? 0, gc = gv?.1 ?? 0
+  let gs = gStrides.map { geometry.rowStride($0) } ?? 0
   // The loops. Positions contiguous ((N, C, H, W)): a row of positions
   // at a time, class after class, vectorised across the positions. Classes
-  // contiguous and few ((N, C) and channels last, up to `stagedClasses`):
-  // the same, on class-major copies of the row (Transpose.swift), the
-  // gradient copied back; so both layouts give the same bits. Classes
-  // contiguous and many: each position's terms in a vector loop over its
-  // classes, summed in laneSum's order. Otherwise (strided views) the first
-  // loop with strided loads. (One element at a time with libm's log,
-  // (8192, 1000) float32 took 29 ms on two threads, numpy 22.)
-  let classesContiguous = qc == 1 && pc == 1 && (gv == nil || gc == 1), termScale = T(scale)
+  // contiguous in Q, P and the gradient, and few ((N, C) and channels
+  // last, up to `stagedClasses`): the same, on class-major copies of the
+  // row (Transpose.swift), the gradient copied back; so both layouts give
+  // the same bits. Classes contiguous and many: each position's terms in a
+  // vector loop over its classes, summed in laneSum's order. Otherwise
+  // (strided views) the first loop with strided loads. (One element at a
+  // time with libm's log, (8192, 1000) float32 took 29 ms on two threads,
+  // numpy 22.)
+  let termScale = T(scale)
   let positionsContiguous = qs == 1 && ps == 1 && (gv == nil || gs == 1)
-  let staged = classesContiguous && classes <= CategoricalPass<T, Int64, K>.stagedClasses
   let stageLength = Swift.min(geometry.rowLength, Swift.max(64, CategoricalPass<T, Int64, K>.stagedRowElements / classes))
   // A staged gradient whose rows are dense goes back through scratch and
   // is streamed (streamRow) when it is larger than the caches would keep
@@ -84,9 +88,10 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
   let sumClasses = 32
   var scratch = ScratchLayout(q.name)
   let termRow = try scratch.reserve(T.self, classesContiguous && !staged ? classes : 0)
-  let sumLength = staged ? stageLength : classesContiguous ? 0 : geometry.rowLength
-  let sumRow = try scratch.reserve(T.self, sumLength)
-  let totalRow = try scratch.reserve(Double.self, sumLength)
+  // A row's totals are kept whole, so that the staged loop sums them in
+  // one laneSum as the NCHW loop does (same bits for the reductions too).
+  let sumRow = try scratch.reserve(T.self, staged ? stageLength : classesContiguous ? 0 : geometry.rowLength)
+  let totalRow = try scratch.reserve(Double.self, !classesContiguous || staged ? geometry.rowLength : 0)
   let stagedQ = try scratch.reserve(T.self, staged ? stageLength &* classes : 0)
   let stagedP = try scratch.reserve(T.self, staged ? stageLength &* classes : 0)
   let stagedG = try scratch.reserve(T.self, staged && gv != nil ? stageLength &* classes : 0)
@@ -97,10 +102,10 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
     // Double totals every `sumClasses` classes and after the last: so a
     // float32 sum holds at most 32 terms (within 32 ulp) for any C, and
     // the staged and NCHW loops add in the same order.
-    func flush(after c: Int, _ n: Int) {
+    func flush(after c: Int, _ n: Int, into totals: UnsafeMutablePointer<Double>) {
       guard (c &+ 1) % sumClasses == 0 || c &+ 1 == classes else { return }
       for i in 0..<n {
-        rowTotal[i] += row[i].asDouble
+        totals[i] += row[i].asDouble
         row[i] = 0
       }
     }
@@ -132,12 +137,13 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
           transpose(
             p0 + start &* ps, sourceStride: ps, rows: m, columns: classes, into: sp, destinationStride: m,
             prefetchAhead: !last ? m &* ps : nextP.map { $0 &- start &* ps }, kernels: K.self)
-          for i in 0..<m { (row[i], rowTotal[i]) = (0, 0) }
+          let totals = rowTotal + start
+          for i in 0..<m { (row[i], totals[i]) = (0, 0) }
           for c in 0..<classes {
             subtractTerms(
               K.self, UnitStep.self, sq + c &* m, 1, sp + c &* m, 1, g0 == nil ? nil : sg + c &* m, 1, m, termScale,
               from: row)
-            flush(after: c, m)
+            flush(after: c, m, into: totals)
           }
           if let g0, streamsGradient {
             // Into the staged Q's scratch (done with), then streamed.
@@ -147,10 +153,10 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
             transpose(
               sg, sourceStride: m, rows: classes, columns: m, into: g0 + start &* gs, destinationStride: gs, kernels: K.self)
           }
-          total += laneSum(m) { rowTotal[$0] }
-          if !out.isEmpty { for i in 0..<m { out[base &+ start &+ i] = rowTotal[i] } }
           start &+= m
         }
+        total += laneSum(n) { rowTotal[$0] }
+        if !out.isEmpty { for i in 0..<n { out[base &+ i] = rowTotal[i] } }
         continue
       }
       if classesContiguous {
@@ -179,7 +185,7 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
         } else {
           subtractTerms(K.self, StridedStep.self, qc0, qs, pc0, ps, gc0, gs, n, termScale, from: row)
         }
-        flush(after: c, n)
+        flush(after: c, n, into: rowTotal)
       }
       total += laneSum(n) { rowTotal[$0] }
       if !out.isEmpty { for i in 0..<n { out[base &+ i] = rowTotal[i] } }

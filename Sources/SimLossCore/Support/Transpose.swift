@@ -31,6 +31,16 @@ func transpose<T: SimLossFloat, K: KernelTarget>(
   into destination: UnsafeMutablePointer<T>, destinationStride: Int, prefetchAhead: Int? = nil, kernels: K.Type
 ) {
   guard rows >= 8, columns >= 8 else {
+    // A small matrix asks for all of the next at once.
+    if let prefetchAhead {
+      if sourceStride == columns {
+        prefetchLines(source + prefetchAhead, bytes: rows &* columns &* MemoryLayout<T>.stride)
+      } else {
+        for i in 0..<rows {
+          prefetchLines(source + (i &* sourceStride &+ prefetchAhead), bytes: columns &* MemoryLayout<T>.stride)
+        }
+      }
+    }
     if columns < 8 && sourceStride == columns && columns >= 2 {
       // Few classes, back to back: class c of position i is at i C + c.
       switch columns {
