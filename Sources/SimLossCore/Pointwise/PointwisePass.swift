@@ -197,8 +197,9 @@ struct PointwisePass<T: SimLossFloat> {
 
   /// The sums of `samples` of `denseSamples` operands into `sums[s]`,
   /// with their gradient. When every operand holds the samples back to
-  /// back and the gradient's scale is the same for all (mean, sum), the
-  /// block's gradient is one row of its own, which vectorises across
+  /// back and the gradient's scale is the same for all (mean, sum; none
+  /// without weights, 1 / the sample's element count), the block's
+  /// gradient is one row of its own, which vectorises across
   /// samples (a sample of 4 elements is all tail otherwise); the same
   /// operations per element, so the same bits.
   @inlinable
