@@ -108,16 +108,15 @@ SIMLOSS_API int simloss_abi_version(void);
  *          see below) and the default thread count rule. Since 0.1
  *
  *  Kernels: the cross-entropy functions (simloss_cross_entropy,
- *  simloss_cross_entropy_soft, simloss_bce_with_logits, simloss_bce,
- *  simloss_sigmoid_focal), float32 and float64, have a second set of
- *  kernels compiled for AVX-512 (AVX-512 F, BW, CD, DQ and VL), used when
- *  glibc reports all five active (CPUID and the OS's register saving;
- *  under valgrind, whose CPU has none, the baseline runs), about 1.2x
- *  faster in float32 and 1.4-2x in float64 where their exponentials
- *  dominate. The
- *  results are bitwise the same with either set. The environment variable
- *  SIMLOSS_KERNELS=baseline, read once per process, keeps the baseline
- *  kernels. */
+ *  simloss_cross_entropy_soft, simloss_cross_entropy_probs,
+ *  simloss_bce_with_logits, simloss_bce, simloss_sigmoid_focal), float32
+ *  and float64, have a second set of kernels compiled for AVX-512
+ *  (AVX-512 F, BW, CD, DQ and VL), used when glibc reports all five active
+ *  (CPUID and the OS's register saving; under valgrind, whose CPU has
+ *  none, the baseline runs), about 1.2x faster in float32 and 1.4-2x in
+ *  float64 where their exponentials dominate. The results are bitwise the
+ *  same with either set. The environment variable SIMLOSS_KERNELS=baseline,
+ *  read once per process, keeps the baseline kernels. */
 SIMLOSS_API const char *simloss_build_info(void);
 
 /* ======================================================================== */
