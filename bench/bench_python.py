@@ -47,33 +47,20 @@ def numpy_tv(x, grad):
     return v, g / x.shape[0]
 
 
-def numpy_cross_entropy(x, y, grad):
-    """Categorical cross-entropy over axis 1 from logits, mean over positions."""
-    m = x.max(axis=1, keepdims=True)
+def numpy_cross_entropy(x, y, grad, axis=1):
+    """Categorical cross-entropy from logits, classes on `axis` (1, or -1 for
+    channels last), mean over positions."""
+    m = x.max(axis=axis, keepdims=True)
     e = np.exp(x - m)
-    s = e.sum(axis=1, keepdims=True)
+    s = e.sum(axis=axis, keepdims=True)
     logp = x - m - np.log(s)
-    picked = np.take_along_axis(logp, np.expand_dims(y, 1), axis=1)
+    index = np.expand_dims(y, axis)
+    picked = np.take_along_axis(logp, index, axis=axis)
     v = -picked.mean(dtype=np.float64)
     if not grad:
         return v
     g = e / s
-    np.put_along_axis(g, np.expand_dims(y, 1), np.take_along_axis(g, np.expand_dims(y, 1), axis=1) - 1, axis=1)
-    return v, g / y.size
-
-
-def numpy_cross_entropy_last(x, y, grad):
-    """The same with classes on the last axis (channels last)."""
-    m = x.max(axis=-1, keepdims=True)
-    e = np.exp(x - m)
-    s = e.sum(axis=-1, keepdims=True)
-    logp = x - m - np.log(s)
-    picked = np.take_along_axis(logp, y[..., None], axis=-1)
-    v = -picked.mean(dtype=np.float64)
-    if not grad:
-        return v
-    g = e / s
-    np.put_along_axis(g, y[..., None], np.take_along_axis(g, y[..., None], axis=-1) - 1, axis=-1)
+    np.put_along_axis(g, index, np.take_along_axis(g, index, axis=axis) - 1, axis=axis)
     return v, g / y.size
 
 
@@ -192,7 +179,7 @@ def main():
          lambda g: numpy_cross_entropy(seg, seg_labels, g)),
         ("ce 8x128x128x21",
          lambda g: simloss.cross_entropy(seg_last, seg_labels, axis=-1, grad=g, out=out_last if g else None),
-         lambda g: numpy_cross_entropy_last(seg_last, seg_labels, g)),
+         lambda g: numpy_cross_entropy(seg_last, seg_labels, g, axis=-1)),
         ("bce 2^20", lambda g: simloss.binary_cross_entropy_with_logits(bx, by, grad=g, out=out_b if g else None),
          lambda g: numpy_bce_with_logits(bx, by, g)),
         ("probs 8x21x128x128",

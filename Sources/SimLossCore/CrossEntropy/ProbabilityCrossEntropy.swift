@@ -113,8 +113,7 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
     // How far the block's next row starts from row r in a view with these
     // strides (nil after its last row): what the prefetches below ask for.
     func nextRow(_ strides: [Int], after r: Int) -> Int? {
-      guard r &+ 1 < rows.upperBound else { return nil }
-      return geometry.offset(strides: strides, sample: s, row: r &+ 1) &- geometry.offset(strides: strides, sample: s, row: r)
+      r &+ 1 < rows.upperBound ? geometry.nextRowDistance(strides: strides, sample: s, row: r) : nil
     }
     for r in rows {
       let n = geometry.length(sample: s, row: r)

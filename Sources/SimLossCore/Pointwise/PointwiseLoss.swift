@@ -119,7 +119,7 @@ public func pointwiseLoss<T: SimLossFloat>(
   // Every sample's gradient has the same scale unless reduction none
   // divides each by its own weight: then each sample is a call of its own.
   // (Unweighted, reduction none scales every sample by 1 / its element
-  // count: (262144, 4) L1 with its gradient, one thread, 6.3 -> 2.2 ms.)
+  // count: (4096, 4) L1 with its gradient, one thread, 69 -> 37 us.)
   let uniformScale = reduction == .none && sampleWeights != nil ? nil : scale(0)
   let sums = pass.denseSamples
     ? try pass.plan.groupedSampleSums("\(pred.name)") { samples, out in

@@ -12,7 +12,9 @@
 /// the overlap stores the same values twice, and no load or store leaves
 /// the matrix. (The element-by-element remainder took a fifth of
 /// (8, 128, 128, 21)'s forward+backward, one thread: 5 of its 21 classes.)
-/// Only a side shorter than 8 goes element by element.
+/// A side of 2-7 that is back to back (few classes) goes through loops of
+/// its own (`gatherColumns`, `scatterRows`); anything else shorter than 8
+/// element by element.
 ///
 /// `prefetchAhead`, when given, is how far (in elements) the matrix the
 /// caller will transpose next lies from this one: each band of 8 rows asks
@@ -32,15 +34,7 @@ func transpose<T: SimLossFloat, K: KernelTarget>(
 ) {
   guard rows >= 8, columns >= 8 else {
     // A small matrix asks for all of the next at once.
-    if let prefetchAhead {
-      if sourceStride == columns {
-        prefetchLines(source + prefetchAhead, bytes: rows &* columns &* MemoryLayout<T>.stride)
-      } else {
-        for i in 0..<rows {
-          prefetchLines(source + (i &* sourceStride &+ prefetchAhead), bytes: columns &* MemoryLayout<T>.stride)
-        }
-      }
-    }
+    if let prefetchAhead { prefetchRows(source + prefetchAhead, rows, sourceStride, columns) }
     if columns < 8 && sourceStride == columns && columns >= 2 {
       // Few classes, back to back: class c of position i is at i C + c.
       switch columns {
@@ -71,15 +65,9 @@ func transpose<T: SimLossFloat, K: KernelTarget>(
     return
   }
   let lastRow = rows &- 8, lastColumn = columns &- 8
-  // A band's rows are one run when they are back to back; otherwise each
-  // row's columns are asked for, not the gaps between them.
-  let backToBack = sourceStride == columns
-  let runs = backToBack ? 1 : 8, runBytes = (backToBack ? 8 &* columns : columns) &* MemoryLayout<T>.stride
   var i = 0
   while true {
-    if let prefetchAhead {
-      for k in 0..<runs { prefetchLines(source + ((i &+ k) &* sourceStride &+ prefetchAhead), bytes: runBytes) }
-    }
+    if let prefetchAhead { prefetchRows(source + (i &* sourceStride &+ prefetchAhead), 8, sourceStride, columns) }
     var c = 0
     while true {
       transposeTile(
@@ -89,6 +77,18 @@ func transpose<T: SimLossFloat, K: KernelTarget>(
     }
     if i == lastRow { break }
     i = Swift.min(i &+ 8, lastRow)
+  }
+}
+
+/// Asks for `rows` rows of `columns` elements, `stride` apart: one run when
+/// they are back to back; otherwise each row's columns, not the gaps
+/// between them.
+@inlinable @inline(__always)
+func prefetchRows<T>(_ p: UnsafePointer<T>, _ rows: Int, _ stride: Int, _ columns: Int) {
+  if stride == columns {
+    prefetchLines(p, bytes: rows &* columns &* MemoryLayout<T>.stride)
+  } else {
+    for i in 0..<rows { prefetchLines(p + i &* stride, bytes: columns &* MemoryLayout<T>.stride) }
   }
 }
 

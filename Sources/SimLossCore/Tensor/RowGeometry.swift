@@ -106,6 +106,13 @@ struct RowGeometry {
     return offset
   }
 
+  /// How far (in elements) row `row + 1` of `sample` starts from row `row`
+  /// in a view with these strides: what a kernel prefetches a row ahead by.
+  @inlinable
+  func nextRowDistance(strides: [Int], sample: Int, row: Int) -> Int {
+    offset(strides: strides, sample: sample, row: row &+ 1) &- offset(strides: strides, sample: sample, row: row)
+  }
+
   /// The stride along a row (0 for rank 1, whose rows hold one element).
   @inlinable
   func rowStride(_ strides: [Int]) -> Int {
