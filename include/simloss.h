@@ -626,10 +626,8 @@ static inline void simloss_binary_options_init(simloss_binary_options *o) {
  *  MEAN or SUM, float32 and neither weight nor pos_weight (the common
  *  training call), the log1p terms are summed instead as the float64
  *  logarithm of the product of the 1 + exp(-|x|) (one logarithm per row
- *  of elements instead of one per element), the terms of elements 16
- *  apart taken in pairs in float32; each pair's share of the sum is then
- *  within 2e-7 relative of its exact value, as the per-element terms
- *  are, and so is the sum.
+ *  of elements instead of one per element); the sum is within 1e-7
+ *  relative of the float64 sum of the exact terms.
  *  @param logits     any rank, float32 or float64, any strides.
  *  @param target     the same shape and dtype; soft targets allowed.
  *  @param weight     NULL or per-element weights broadcastable to the
