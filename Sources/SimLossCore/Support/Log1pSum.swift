@@ -7,19 +7,12 @@ import RealModule
 ///
 /// Why: binary cross-entropy from logits is bound by its arithmetic, and
 /// log1p's polynomial was a third of it (nine multiply-adds per element).
-/// A lane's product takes one multiply-add, p + p f, whose rounding is
-/// 2^-53 of the product: at most 2^-27 of the factor's own logarithm when
-/// f >= 2^-26. The float32 caller adds smaller e to a instead, where
-/// log(1 + e) is e to within 2^-27 of itself (`ElementwisePass.logitsRow`).
-///
-/// Elements 16 apart are taken in pairs, in T, so that a pair costs one
-/// conversion to Double instead of two (the conversions were most of this
-/// function's time; BCE from logits, 2^18 float32 elements, one thread,
-/// forward+backward: 0.142 -> 0.131 ms): a[i] + a[i + 16] rounded once,
-/// and (1 + e[i])(1 + e[i + 16]) as 1 + f with f = e[i] + e[i + 16] +
-/// e[i] e[i + 16], rounded twice, so at most 2^-23 of f off; log(1 + f)
-/// is then off by at most 2^-23 of itself (f / (1 + f) <= log(1 + f)), as
-/// float32 rounding of each term.
+/// A lane's product takes one multiply-add, p + p e (the exact p (1 + e)
+/// rounded once, so e's low bits are not lost in forming 1 + e), whose
+/// rounding is 2^-53 of the product: at most 2^-27 of the factor's own
+/// logarithm when e >= 2^-26. The float32 caller adds smaller e to a
+/// instead, where log(1 + e) is e to within 2^-27 of itself
+/// (`ElementwisePass.logitsRow`).
 ///
 /// The order of operations is fixed by the source (lane i mod 16, as
 /// laneSum), so the sum is bitwise the same for any thread count.
@@ -27,39 +20,36 @@ import RealModule
 func log1pSum<T: SimLossFloat>(_ n: Int, _ a: UnsafePointer<T>, _ e: UnsafePointer<T>) -> Double {
   var s0 = SIMD8<Double>(), s1 = SIMD8<Double>()
   var p0 = SIMD8<Double>(repeating: 1), p1 = p0
-  // Exponents taken out of the products every 2^8 pairs per lane, so that
-  // a lane's product (each pair's factor <= 4) never passes 2^512.
+  // Exponents taken out of the products every 2^9 factors per lane, so
+  // that a lane's product (each factor <= 2) never passes 2^512.
   var exponents = SIMD8<Int64>()
-  // The pair of element k of a block of 32: k and k + 16.
-  @inline(__always) func aPair(_ i: Int, _ k: Int) -> Double { (a[i &+ k] + a[i &+ k &+ 16]).asDouble }
-  @inline(__always) func ePair(_ i: Int, _ k: Int) -> Double {
-    let e1 = e[i &+ k], e2 = e[i &+ k &+ 16]
-    return (e1 + e2).addingProduct(e1, e2).asDouble
-  }
   var i = 0, sinceRescale = 0
-  while i &+ 32 <= n {
+  while i &+ 16 <= n {
     s0 += SIMD8<Double>(
-      aPair(i, 0), aPair(i, 1), aPair(i, 2), aPair(i, 3), aPair(i, 4), aPair(i, 5), aPair(i, 6), aPair(i, 7))
+      a[i].asDouble, a[i &+ 1].asDouble, a[i &+ 2].asDouble, a[i &+ 3].asDouble,
+      a[i &+ 4].asDouble, a[i &+ 5].asDouble, a[i &+ 6].asDouble, a[i &+ 7].asDouble)
     s1 += SIMD8<Double>(
-      aPair(i, 8), aPair(i, 9), aPair(i, 10), aPair(i, 11), aPair(i, 12), aPair(i, 13), aPair(i, 14), aPair(i, 15))
-    let f0 = SIMD8<Double>(
-      ePair(i, 0), ePair(i, 1), ePair(i, 2), ePair(i, 3), ePair(i, 4), ePair(i, 5), ePair(i, 6), ePair(i, 7))
-    let f1 = SIMD8<Double>(
-      ePair(i, 8), ePair(i, 9), ePair(i, 10), ePair(i, 11), ePair(i, 12), ePair(i, 13), ePair(i, 14), ePair(i, 15))
-    p0 = p0.addingProduct(p0, f0)
-    p1 = p1.addingProduct(p1, f1)
-    i &+= 32
+      a[i &+ 8].asDouble, a[i &+ 9].asDouble, a[i &+ 10].asDouble, a[i &+ 11].asDouble,
+      a[i &+ 12].asDouble, a[i &+ 13].asDouble, a[i &+ 14].asDouble, a[i &+ 15].asDouble)
+    let e0 = SIMD8<Double>(
+      e[i].asDouble, e[i &+ 1].asDouble, e[i &+ 2].asDouble, e[i &+ 3].asDouble,
+      e[i &+ 4].asDouble, e[i &+ 5].asDouble, e[i &+ 6].asDouble, e[i &+ 7].asDouble)
+    let e1 = SIMD8<Double>(
+      e[i &+ 8].asDouble, e[i &+ 9].asDouble, e[i &+ 10].asDouble, e[i &+ 11].asDouble,
+      e[i &+ 12].asDouble, e[i &+ 13].asDouble, e[i &+ 14].asDouble, e[i &+ 15].asDouble)
+    p0 = p0.addingProduct(p0, e0)
+    p1 = p1.addingProduct(p1, e1)
+    i &+= 16
     sinceRescale &+= 1
-    if sinceRescale == 256 {
+    if sinceRescale == 512 {
       sinceRescale = 0
       takeExponents(&p0, into: &exponents)
       takeExponents(&p1, into: &exponents)
     }
   }
-  // Fewer than 32 left: one at a time, lane i mod 16.
+  var lane = 0
   while i < n {
     let ai = a[i].asDouble, ei = e[i].asDouble
-    let lane = i & 15
     if lane < 8 {
       s0[lane] += ai
       p0[lane] = p0[lane].addingProduct(p0[lane], ei)
@@ -68,6 +58,7 @@ func log1pSum<T: SimLossFloat>(_ n: Int, _ a: UnsafePointer<T>, _ e: UnsafePoint
       p1[lane &- 8] = p1[lane &- 8].addingProduct(p1[lane &- 8], ei)
     }
     i &+= 1
+    lane &+= 1
   }
   // A NaN factor makes the sum NaN (the exponent split below would hide it).
   if any(p0 .!= p0) || any(p1 .!= p1) { return .nan }
