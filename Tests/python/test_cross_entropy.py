@@ -345,7 +345,11 @@ def test_bce_with_logits_infinite_logits(dtype, pos_weight):
 # product not rescaled every 8192 elements, as log1pSum does; 100003 leaves a
 # tail of 3; logits from 12 to 90 in size put every e = exp(-|x|) below
 # 2^-26, where the terms go to the linear part instead; 16 to 20 straddle
-# that threshold. The references are float64 from the same float32 inputs.
+# that threshold. A constant logit (an untrained model's output) and a
+# repeated pair of logits round every term the same way, so nothing cancels:
+# where terms of elements 16 apart were summed in pairs in float32 (tried,
+# not kept) these were 1.2e-7 and 1.8e-7 off. The references are float64
+# from the same float32 inputs.
 BCE_SUM_CASES = {
     "long rows": lambda rng: (rng.normal(0, 0.5, (2, 50000)).astype(np.float32)[:, :40000], rng.random((2, 40000))),
     "tail": lambda rng: (rng.normal(0, 4, 100003), rng.random(100003) > 0.5),
@@ -353,6 +357,8 @@ BCE_SUM_CASES = {
     "threshold": lambda rng: signed(rng, rng.uniform(16, 20, 5000)),
     "mostly right": lambda rng: mostly_right(rng.normal(0, 20, (64, 1024))),
     "(N, 1)": lambda rng: (rng.normal(0, 4, (4099, 1)), rng.random((4099, 1)) > 0.5),
+    "constant logit": lambda rng: (np.full(1 << 20, -15.939545), np.zeros(1 << 20)),
+    "repeated pair": lambda rng: (np.tile(np.repeat([-5.2908835, -5.8811812], 16), 1024), np.zeros(32768)),
 }
 
 
@@ -375,8 +381,9 @@ def test_bce_with_logits_float32_sums_match_reference(case, reduction):
     x, y = x.astype(np.float32, copy=False), y.astype(np.float32)
     v, g = simloss.binary_cross_entropy_with_logits(x, y, reduction=reduction, grad=True)
     args = (x.astype(np.float64), y.astype(np.float64))
-    # Measured: 3e-8 at most, where the float32 exponential's own rounding
-    # shows; summing each element's log1p rounded to float32 gave 1e-8.
+    # Measured: 6.5e-8 at most ("repeated pair"; "constant logit" 5.9e-8),
+    # the float32 exponential's rounding, the same in every term; 2.2e-9 on
+    # the other cases.
     np.testing.assert_allclose(v, ref.binary_cross_entropy_with_logits(*args, reduction=reduction), rtol=1e-7, atol=0)
     # The gradient (unchanged by log1pSum) cancels where a soft target is
     # near sigmoid(x): float32 rounding of the scale of the largest element.
