@@ -649,8 +649,11 @@ SIMLOSS_API simloss_status simloss_bce_with_logits(
  *      loss = -(y max(log p, -100) + (1 - y) max(log(1 - p), -100))
  *  times the element's weight. The clamp keeps p = 0 and p = 1 finite (a
  *  loss of 100); a clamped log contributes 0 to the gradient, which is
- *  otherwise -y / p + (1 - y) / (1 - p). (Keras instead clips p to
- *  [1e-7, 1 - 1e-7].)
+ *  otherwise -y / p + (1 - y) / (1 - p), the derivative of the loss
+ *  returned. PyTorch's backward is instead (p - y) / max(p (1 - p), 1e-12),
+ *  which differs where p (1 - p) < 1e-12: at p = 1e-20, y = 1 it gives
+ *  -1e12 where simloss gives -1e20, and at p = 0 (a clamped log) -1e12
+ *  where simloss gives 0. (Keras clips p to [1e-7, 1 - 1e-7] instead.)
  *  @param probs   any rank; every value in [0, 1].
  *  @param target  the same shape and dtype; every value in [0, 1].
  *  @param weight  as simloss_bce_with_logits().

@@ -21,7 +21,9 @@ func log1pSum<T: SimLossFloat>(_ n: Int, _ a: UnsafePointer<T>, _ e: UnsafePoint
   var s0 = SIMD8<Double>(), s1 = SIMD8<Double>()
   var p0 = SIMD8<Double>(repeating: 1), p1 = p0
   // Exponents taken out of the products every 2^9 factors per lane, so
-  // that a lane's product (each factor <= 2) never passes 2^512.
+  // that a lane's product (a mantissa in [1, 2) after each rescale, then
+  // 512 factors <= 2, then the tail's one more) stays below 2^514, far
+  // from Double's 2^1024.
   var exponents = SIMD8<Int64>()
   var i = 0, sinceRescale = 0
   while i &+ 16 <= n {
