@@ -41,9 +41,12 @@ import Glibc
 
   @Test func test_nan_and_empty() {
     var e = [Float](repeating: 0.5, count: 40)
-    e[33] = .nan
-    #expect(sum([Float](repeating: 0, count: 40), e).isNaN)
-    e[33] = 0.5
+    // In the vector loop (the first 32) and in the tail.
+    for position in [5, 33] {
+      e[position] = .nan
+      #expect(sum([Float](repeating: 0, count: 40), e).isNaN, "NaN at \(position)")
+      e[position] = 0.5
+    }
     var a = [Float](repeating: 0, count: 40)
     a[3] = .infinity
     #expect(sum(a, e) == .infinity)
