@@ -59,9 +59,13 @@ def check(actual, expected, dtype, what):
                                rtol=tolerance["rtol"], atol=tolerance["atol"] * largest)
 
 
-def value_and_grad(f, x):
-    value, grad = jax.value_and_grad(f)(as_jax(x))
-    return float(value), np.asarray(grad)
+def check_value_and_gradient(ours, loss, x, dtype, what):
+    """`ours`, simloss's (value, gradient) at x, against the JAX function
+    `loss` of x and its gradient by JAX."""
+    expected, expected_grad = jax.value_and_grad(loss)(as_jax(x))
+    value, grad = ours
+    check(value, float(expected), dtype, what)
+    check(grad, np.asarray(expected_grad), dtype, f"gradient of {what}")
 
 
 # ---------------------------------------------------------------------------
@@ -78,11 +82,9 @@ def test_class_indices_match_optax(dtype, scale, classes):
     per_position = optax.softmax_cross_entropy_with_integer_labels(as_jax(x), jnp.asarray(y))
     check(simloss.cross_entropy(x, y, reduction="none"), per_position, dtype, "reduction none")
     for reduction, reduce in (("mean", jnp.mean), ("sum", jnp.sum)):
-        expected, expected_grad = value_and_grad(
-            lambda z: reduce(optax.softmax_cross_entropy_with_integer_labels(z, jnp.asarray(y))), x)
-        value, grad = simloss.cross_entropy(x, y, reduction=reduction, grad=True)
-        check(value, expected, dtype, reduction)
-        check(grad, expected_grad, dtype, f"gradient of {reduction}")
+        check_value_and_gradient(
+            simloss.cross_entropy(x, y, reduction=reduction, grad=True),
+            lambda z: reduce(optax.softmax_cross_entropy_with_integer_labels(z, jnp.asarray(y))), x, dtype, reduction)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -97,10 +99,7 @@ def test_segmentation_layouts_match_optax(dtype, axis):
     def loss(z):
         return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(z, jnp.asarray(y), axis=axis))
 
-    expected, expected_grad = value_and_grad(loss, x)
-    value, grad = simloss.cross_entropy(x, y, axis=axis, grad=True)
-    check(value, expected, dtype, "mean")
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(simloss.cross_entropy(x, y, axis=axis, grad=True), loss, x, dtype, "mean")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -112,13 +111,12 @@ def test_minus_infinity_logits_off_the_target_match_optax(dtype):
     x[:, 5] = -np.inf
     x[::3, 2] = -np.inf
     y = rng.integers(0, 2, size=16)
-    expected, expected_grad = value_and_grad(
-        lambda z: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(z, jnp.asarray(y))), x)
     value, grad = simloss.cross_entropy(x, y, grad=True)
     assert np.isfinite(value) and np.all(np.isfinite(grad))
     assert np.all(grad[np.isneginf(x)] == 0)
-    check(value, expected, dtype, "mean")
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(
+        (value, grad), lambda z: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(z, jnp.asarray(y))), x,
+        dtype, "mean")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -131,11 +129,9 @@ def test_soft_targets_match_optax(dtype, axis):
     t = (t / t.sum(axis=axis, keepdims=True)).astype(dtype)
     check(simloss.cross_entropy(x, t, axis=axis, reduction="none"),
           optax.softmax_cross_entropy(as_jax(x), as_jax(t), axis=axis), dtype, "reduction none")
-    expected, expected_grad = value_and_grad(
-        lambda z: jnp.mean(optax.softmax_cross_entropy(z, as_jax(t), axis=axis)), x)
-    value, grad = simloss.cross_entropy(x, t, axis=axis, grad=True)
-    check(value, expected, dtype, "mean")
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(
+        simloss.cross_entropy(x, t, axis=axis, grad=True),
+        lambda z: jnp.mean(optax.softmax_cross_entropy(z, as_jax(t), axis=axis)), x, dtype, "mean")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -148,10 +144,9 @@ def test_label_smoothing_matches_optax_smooth_labels(dtype, eps):
     x = scaled_logits(rng, (32, classes), 5.0, dtype)
     y = rng.integers(0, classes, size=32)
     smoothed = optax.smooth_labels(jax.nn.one_hot(y, classes, dtype=jnp.float64), eps)
-    expected, expected_grad = value_and_grad(lambda z: jnp.mean(optax.softmax_cross_entropy(z, smoothed)), x)
-    value, grad = simloss.cross_entropy(x, y, label_smoothing=eps, grad=True)
-    check(value, expected, dtype, "mean")
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(
+        simloss.cross_entropy(x, y, label_smoothing=eps, grad=True),
+        lambda z: jnp.mean(optax.softmax_cross_entropy(z, smoothed)), x, dtype, "mean")
 
 
 def torch_weighted_cross_entropy(z, y, weight, ignore_index, eps, reduction):
@@ -186,10 +181,9 @@ def test_weights_and_ignore_index_match_autodiff(dtype, eps, reduction):
     args = (jnp.asarray(y), as_jax(w), -100, eps)
     check(simloss.cross_entropy(x, y, weight=w, label_smoothing=eps, reduction="none"),
           torch_weighted_cross_entropy(as_jax(x), *args, "none"), dtype, "reduction none")
-    expected, expected_grad = value_and_grad(lambda z: torch_weighted_cross_entropy(z, *args, reduction), x)
-    value, grad = simloss.cross_entropy(x, y, weight=w, label_smoothing=eps, reduction=reduction, grad=True)
-    check(value, expected, dtype, reduction)
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(
+        simloss.cross_entropy(x, y, weight=w, label_smoothing=eps, reduction=reduction, grad=True),
+        lambda z: torch_weighted_cross_entropy(z, *args, reduction), x, dtype, reduction)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -205,10 +199,7 @@ def test_cross_entropy_from_probabilities_matches_autodiff(dtype):
     def h(z):
         return jnp.mean(-jnp.sum(as_jax(p) * jnp.maximum(jnp.log(z), -100.0), axis=1))
 
-    expected, expected_grad = value_and_grad(h, q)
-    value, grad = simloss.cross_entropy_from_probs(q, p, grad=True)
-    check(value, expected, dtype, "mean")
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(simloss.cross_entropy_from_probs(q, p, grad=True), h, q, dtype, "mean")
 
 
 # ---------------------------------------------------------------------------
@@ -224,10 +215,9 @@ def test_binary_with_logits_matches_optax(dtype, scale):
     y[::2] = np.round(y[::2])
     per_element = optax.sigmoid_binary_cross_entropy(as_jax(x), as_jax(y))
     check(simloss.binary_cross_entropy_with_logits(x, y, reduction="none"), per_element, dtype, "reduction none")
-    expected, expected_grad = value_and_grad(lambda z: jnp.mean(optax.sigmoid_binary_cross_entropy(z, as_jax(y))), x)
-    value, grad = simloss.binary_cross_entropy_with_logits(x, y, grad=True)
-    check(value, expected, dtype, "mean")
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(
+        simloss.binary_cross_entropy_with_logits(x, y, grad=True),
+        lambda z: jnp.mean(optax.sigmoid_binary_cross_entropy(z, as_jax(y))), x, dtype, "mean")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -244,10 +234,8 @@ def test_binary_weights_and_pos_weight_match_autodiff(dtype):
         yj, wj, qj = as_jax(y), as_jax(w), as_jax(q)
         return jnp.mean(-wj * (qj * yj * jax.nn.log_sigmoid(z) + (1 - yj) * jax.nn.log_sigmoid(-z)))
 
-    expected, expected_grad = value_and_grad(loss, x)
-    value, grad = simloss.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=q, grad=True)
-    check(value, expected, dtype, "mean")
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(
+        simloss.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=q, grad=True), loss, x, dtype, "mean")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -267,10 +255,8 @@ def test_sigmoid_focal_loss_matches_optax(dtype, alpha, gamma):
 
     check(simloss.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction="none"),
           loss(as_jax(x), lambda v: v), dtype, "reduction none")
-    expected, expected_grad = value_and_grad(loss, x)
-    value, grad = simloss.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, grad=True)
-    check(value, expected, dtype, "mean")
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(
+        simloss.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, grad=True), loss, x, dtype, "mean")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -286,7 +272,5 @@ def test_binary_from_probabilities_matches_autodiff(dtype):
         return jnp.sum(-as_jax(w) * (yj * jnp.maximum(jnp.log(z), -100.0)
                                      + (1 - yj) * jnp.maximum(jnp.log1p(-z), -100.0)))
 
-    expected, expected_grad = value_and_grad(loss, p)
-    value, grad = simloss.binary_cross_entropy(p, y, weight=w, reduction="sum", grad=True)
-    check(value, expected, dtype, "sum")
-    check(grad, expected_grad, dtype, "gradient")
+    check_value_and_gradient(
+        simloss.binary_cross_entropy(p, y, weight=w, reduction="sum", grad=True), loss, p, dtype, "sum")
