@@ -194,6 +194,26 @@ static void test_cross_entropy_bad_input(void) {
   CHECK_MESSAGE("gamma: -1.0 must be finite and >= 0");
 }
 
+/* A gradient whose memory holds the class indices: refused before anything
+ * is written (the indices were read again after gradient rows had
+ * overwritten them, and the process crashed at 1000 x 10). */
+static void test_cross_entropy_gradient_over_targets(void) {
+  enum { N = 1000, C = 10 };
+  static float logits[N * C], buffer[N * C];
+  int32_t *indices = (int32_t *)buffer;
+  for (int i = 0; i < N * C; i++) logits[i] = (float)((i * 7919) % 13) * 0.3f;
+  for (int i = 0; i < N; i++) indices[i] = i % C;
+  int64_t xs[2] = {N, C}, ys[1] = {N};
+  simloss_tensor tx, ty, tg;
+  CHECK_OK(simloss_tensor_init_dense(&tx, logits, SIMLOSS_FLOAT32, 2, xs));
+  CHECK_OK(simloss_tensor_init_dense(&ty, indices, SIMLOSS_INT32, 1, ys));
+  CHECK_OK(simloss_tensor_init_dense(&tg, buffer, SIMLOSS_FLOAT32, 2, xs));
+  double v;
+  CHECK_STATUS(simloss_cross_entropy(&tx, &ty, NULL, NULL, &v, 1, &tg, NULL), SIMLOSS_ERROR_OVERLAP);
+  CHECK_MESSAGE("grad: output memory overlaps input target");
+  for (int i = 0; i < N; i++) CHECK(indices[i] == i % C);
+}
+
 int main(void) {
   static const test_case tests[] = {
     TEST(test_cross_entropy_log2),
@@ -202,6 +222,7 @@ int main(void) {
     TEST(test_binary_losses_match_formulas),
     TEST(test_cross_entropy_probs),
     TEST(test_cross_entropy_bad_input),
+    TEST(test_cross_entropy_gradient_over_targets),
   };
   return RUN_TESTS(tests);
 }

@@ -150,6 +150,20 @@ def test_gradient_overlapping_input_raises():
         simloss.tv(x, grad=True, out=x)
 
 
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_cross_entropy_gradient_over_its_class_indices_raises(index_dtype):
+    # The indices in the same buffer as the gradient: refused before
+    # anything is written (this crashed the interpreter at 1000 x 10).
+    n, c = 1000, 10
+    buffer = np.zeros(n * c + n * 2, np.float32)
+    y = buffer.view(index_dtype)[:n]
+    y[:] = np.arange(n) % c
+    x = np.random.default_rng(0).normal(size=(n, c)).astype(np.float32)
+    with pytest.raises(ValueError, match="grad: output memory overlaps input target"):
+        simloss.cross_entropy(x, y, grad=True, out=buffer[: n * c].reshape(n, c))
+    np.testing.assert_array_equal(y, np.arange(n) % c)
+
+
 def test_bad_calls_leave_the_interpreter_alive():
     # In a child process, so that a crash (a Swift trap is SIGILL) shows as
     # its exit status instead of ending the test run.

@@ -65,6 +65,10 @@ package func crossEntropy<T: SimLossFloat, I: FixedWidthInteger & SignedInteger,
         + "\(describe(shape: logits.shape)) less its class dimension, \(describe(shape: layout.positionShape))")
   }
   try requireGradient(gradient, of: logits)
+  // The targets are read again after gradient rows are written: a gradient
+  // over them would change the indices under the kernel (a crash, found by
+  // an adversarial review).
+  if let gradient { try gradient.requireNoOverlap(with: target) }
   let classWeights = try ClassWeights(weight, classes: layout.classes)
   let pass = CategoricalPass<T, I, K>(
     layout: layout, logits: logits, indices: target, soft: nil, weights: classWeights,
