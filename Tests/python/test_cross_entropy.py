@@ -522,6 +522,18 @@ def test_sigmoid_focal_float32_gradient_finite():
             assert np.all(np.isfinite(g))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("gamma", [0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0])
+def test_sigmoid_focal_nan_gives_nan_gradient(dtype, gamma):
+    # A NaN logit or target: NaN loss and NaN gradient there, the other
+    # elements untouched (for gamma other than 0 and 2 the gradient was 0).
+    x = np.array([0.5, np.nan, -1.0, 2.0], dtype)
+    y = np.array([1.0, 1.0, np.nan, 0.0], dtype)
+    v, g = simloss.sigmoid_focal_loss(x, y, gamma=gamma, reduction="none", grad=True)
+    np.testing.assert_array_equal(np.isnan(v), [False, True, True, False])
+    np.testing.assert_array_equal(np.isnan(g), [False, True, True, False])
+
+
 @pytest.mark.parametrize("axis", [1, -1])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_from_probs_matches_reference(axis, reduction):

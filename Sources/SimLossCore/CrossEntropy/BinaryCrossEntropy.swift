@@ -208,8 +208,12 @@ enum FocalTerm: BinaryTerm {
 
   @inlinable @inline(__always)
   static func evaluate<T: SimLossFloat>(_ x: T, _ e: T, _ y: T, _: T, _ alpha: T, _ gamma: T, scale: T) -> (T, T) {
-    // u^gamma; 0^0 = 1, as torchvision's pow.
-    focal(x, e, y, alpha, gamma, scale: scale) { u in gamma == 0 ? 1 : (u > 0 ? T.fastExp(gamma * T.fastLog(u)) : 0) }
+    // u^gamma; 0^0 = 1, as torchvision's pow; a NaN u (a NaN logit or
+    // target) stays NaN, so that the gradient is NaN as the loss is (0
+    // there hid it).
+    focal(x, e, y, alpha, gamma, scale: scale) { u in
+      gamma == 0 ? 1 : (u > 0 ? T.fastExp(gamma * T.fastLog(u)) : (u != u ? u : 0))
+    }
   }
 
   /// The loss and its scaled derivative, given u^gamma as `power(u)`.
