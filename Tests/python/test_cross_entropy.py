@@ -514,6 +514,28 @@ def test_sigmoid_focal_float32_matches_reference(gamma, reduction):
     np.testing.assert_allclose(g, expected, rtol=3e-6, atol=1e-6 * np.abs(expected).max())
 
 
+def test_cross_entropy_float32_many_classes_not_contiguous():
+    # A language model's (N, vocabulary, T) logits: 50000 classes 3 apart.
+    # The float32 per-position sums go to double every 32 classes; summed
+    # whole in float32 they were 6.4e-6 off. And 2^25 broadcast classes
+    # (stride 0): log(2^25), where a float32 sum stopped at 2^24 (log 2 off).
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 3, (2, 50000, 3)).astype(np.float32)
+    y = rng.integers(0, 50000, (2, 3))
+    v, g = simloss.cross_entropy(x, y, reduction="none", grad=True)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(v, ref.cross_entropy(x64, y, reduction="none"), rtol=1e-7)
+    # softmax - one_hot in float64 (the reference's gradient forms a C x C
+    # matrix, 20 GB here)
+    expected = np.exp(x64 - x64.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    n, t = np.meshgrid(np.arange(2), np.arange(3), indexing="ij")
+    expected[n, y, t] -= 1
+    np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-12)
+    flat = np.broadcast_to(np.float32(0), (1, 2**25))
+    assert simloss.cross_entropy(flat, np.array([0])) == pytest.approx(25 * math.log(2), rel=1e-7)
+
+
 def test_sigmoid_focal_float32_gradient_finite():
     x = np.array([50, -50, 1e4, -1e4, 30, -30], np.float32)
     for y in (np.ones(6, np.float32), np.zeros(6, np.float32)):
