@@ -31,8 +31,7 @@ public func simloss_cross_entropy(
     guard indexType == Int32(SIMLOSS_INT32.rawValue) || indexType == Int32(SIMLOSS_INT64.rawValue) else {
       throw SimLossError(.dtype, "target: dtype \(dtypeName(indexType)) is not int32 or int64 class indices")
     }
-    let float = try dtype(of: logits, "logits") == Int32(SIMLOSS_FLOAT32.rawValue)
-    switch (float, indexType == Int32(SIMLOSS_INT32.rawValue)) {
+    switch (try isFloat32(logits, "logits"), indexType == Int32(SIMLOSS_INT32.rawValue)) {
     case (true, true): try run(Float.self, Int32.self)
     case (true, false): try run(Float.self, Int64.self)
     case (false, true): try run(Double.self, Int32.self)

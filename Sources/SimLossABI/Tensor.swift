@@ -148,14 +148,20 @@ func optionalView<T: ABIElement>(
   return try view(tensor, name, as: type)
 }
 
+/// Whether `tensor` is float32 (else float64).
+/// - Throws: `.dtype` for any other dtype, naming `name`.
+func isFloat32(_ tensor: UnsafePointer<simloss_tensor>?, _ name: String) throws -> Bool {
+  switch try dtype(of: tensor, name) {
+  case Int32(SIMLOSS_FLOAT32.rawValue): return true
+  case Int32(SIMLOSS_FLOAT64.rawValue): return false
+  default: throw SimLossError(.dtype, "\(name): dtype \(dtypeName(tensor!.pointee.dtype)) is not float32 or float64")
+  }
+}
+
 /// Runs the float32 or the float64 instantiation, by the dtype of `tensor`.
 func floatCall(
   _ tensor: UnsafePointer<simloss_tensor>?, _ name: String,
   _ float: @autoclosure () throws -> Void, _ double: @autoclosure () throws -> Void
 ) throws {
-  switch try dtype(of: tensor, name) {
-  case Int32(SIMLOSS_FLOAT32.rawValue): try float()
-  case Int32(SIMLOSS_FLOAT64.rawValue): try double()
-  default: throw SimLossError(.dtype, "\(name): dtype \(dtypeName(tensor!.pointee.dtype)) is not float32 or float64")
-  }
+  if try isFloat32(tensor, name) { try float() } else { try double() }
 }

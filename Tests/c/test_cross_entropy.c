@@ -167,6 +167,13 @@ static void test_cross_entropy_bad_input(void) {
   CHECK_OK(simloss_tensor_init_dense(&tyf, yf, SIMLOSS_FLOAT32, 1, ys));
   CHECK_STATUS(simloss_cross_entropy(&tx, &tyf, NULL, NULL, v, 1, NULL, NULL), SIMLOSS_ERROR_DTYPE);
   CHECK_MESSAGE("target: dtype float32 is not int32 or int64 class indices");
+  /* Integer logits: named as such (it said the dtype differed from the
+   * call's float64). */
+  int32_t xi[6] = {0};
+  simloss_tensor txi;
+  CHECK_OK(simloss_tensor_init_dense(&txi, xi, SIMLOSS_INT32, 2, xs));
+  CHECK_STATUS(simloss_cross_entropy(&txi, &ty, NULL, NULL, v, 1, NULL, NULL), SIMLOSS_ERROR_DTYPE);
+  CHECK_MESSAGE("logits: dtype int32 is not float32 or float64");
   y[1] = 1;
   simloss_cross_entropy_options o;
   simloss_cross_entropy_options_init(&o);

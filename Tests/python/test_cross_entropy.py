@@ -536,6 +536,25 @@ def test_cross_entropy_float32_many_classes_not_contiguous():
     assert simloss.cross_entropy(flat, np.array([0])) == pytest.approx(25 * math.log(2), rel=1e-7)
 
 
+@pytest.mark.parametrize("weight", [[0.0, 0.0, 1.0], [1.0, -1.0, 1.0]])
+def test_cross_entropy_mean_over_a_zero_weight_sum_is_zero(weight):
+    # The targets' weights sum to 0 (zero, or cancelling): "mean" gives 0
+    # and a zero gradient, as with nothing counted; the count is still 2.
+    x = np.array([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
+    y = np.array([0, 1])
+    w = np.array(weight)
+    v, g, (den, counted) = simloss.cross_entropy(x, y, weight=w, label_smoothing=0.2, grad=True, return_count=True)
+    assert v == 0 and den == 0 and counted == 2
+    assert np.all(g == 0)
+    assert simloss.cross_entropy(x, y, weight=w, label_smoothing=0.2, reduction="sum") != 0
+
+
+@pytest.mark.parametrize("ignore_index", [2**70, -2**63 - 1])
+def test_cross_entropy_ignore_index_outside_int64_is_named(ignore_index):
+    with pytest.raises(ValueError, match="ignore_index: .* is outside the int64 range"):
+        simloss.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), ignore_index=ignore_index)
+
+
 def test_sigmoid_focal_float32_gradient_finite():
     x = np.array([50, -50, 1e4, -1e4, 30, -30], np.float32)
     for y in (np.ones(6, np.float32), np.zeros(6, np.float32)):

@@ -21,6 +21,8 @@ Conventions (the C header ``simloss.h`` is the full manual):
 
 from __future__ import annotations
 
+import operator as _operator
+
 import numpy as _np
 
 from . import _simloss
@@ -73,6 +75,15 @@ def _choice(name, value, table):
     except (KeyError, TypeError):
         choices = ", ".join(repr(k) for k in table)
         raise ValueError(f"{name}: {value!r} is not one of {choices}") from None
+
+
+def _int64(name, value):
+    """An integer argument the C API takes as int64_t, named when it is not
+    one (the extension's own OverflowError named nothing)."""
+    v = _operator.index(value)
+    if not -2**63 <= v < 2**63:
+        raise ValueError(f"{name}: {value!r} is outside the int64 range")
+    return v
 
 
 def _layout(layout, first, name):
@@ -252,8 +263,9 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, label_smoot
     ``target`` holds class indices (int32 or int64, the logits' shape less
     the class axis) or probabilities (float, the logits' shape). With
     indices, ``"mean"`` divides by the sum of the weights of the counted
-    targets; positions equal to ``ignore_index`` count nothing; if nothing
-    counts the result is 0 with a zero gradient (PyTorch gives NaN). With
+    targets; positions equal to ``ignore_index`` count nothing; if that sum
+    is 0 (nothing counts, or the counted weights are 0 or cancel) the result
+    is 0 with a zero gradient (PyTorch divides by 0: NaN or inf). With
     probabilities, ``"mean"`` divides by the number of positions.
     ``"none"`` returns one value per position (the target's shape).
 
@@ -277,7 +289,8 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, label_smoot
     soft = _np.dtype(target_dtype).kind == "f" and memoryview(target).format.lstrip("@=<") in ("f", "d")
     values = _values_for(r, _positions_shape(shape, axis_last))
     gradient = _gradient(logits, "logits", grad, out)
-    stats = _simloss.cross_entropy(logits, target, weight, values, gradient, r, axis_last, int(ignore_index),
+    stats = _simloss.cross_entropy(logits, target, weight, values, gradient, r, axis_last,
+                                   _int64("ignore_index", ignore_index),
                                    float(label_smoothing), soft)
     result = [_reduced(values, r, _positions_shape(shape, axis_last))]
     if gradient is not None:
