@@ -529,6 +529,8 @@ typedef struct simloss_cross_entropy_stats {
  *  itself, about 6e-8 (1 + |max logit|) absolute, not relative: a loss
  *  below about 1e-7 (a confident correct prediction) has few correct
  *  digits, as in PyTorch's and JAX's float32 losses, which round alike.
+ *  The gradient's entries likewise carry the rounding of the
+ *  probabilities, absolute (at a confident target, p - 1 with p near 1).
  *  Probabilities below 2^-126 (FLT_MIN) are taken as 0. For float64, exp
  *  and log are within 1 ulp, the same holds with 1.1e-16 (logits of 1e10
  *  leave about 1e-6 absolute), and probabilities below 2^-1022 (DBL_MIN)
