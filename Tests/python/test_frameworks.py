@@ -34,7 +34,7 @@ jax.config.update("jax_enable_x64", True)
 
 # float32 results against float64 ones: rtol 1e-6, some 17 units of float32
 # rounding (2^-24 = 6e-8), for results that are sums of rounded terms; the
-# worst case measured is 0.62 of the allowance. The absolute floor is
+# worst case measured is 0.59 of the allowance (float64: 0.003). The absolute floor is
 # relative to the largest entry of the expected array, so that small
 # gradient entries are checked too (a fixed 1e-7 let every entry below it
 # be 0).
