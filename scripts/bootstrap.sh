@@ -9,7 +9,8 @@ need_pip=()
 command -v cmake >/dev/null 2>&1 && cmake --version >/dev/null 2>&1 || need_pip+=(cmake)
 command -v ninja >/dev/null 2>&1 || need_pip+=(ninja)
 for module in pytest:pytest numpy:numpy scipy:scipy skimage:scikit-image hypothesis:hypothesis \
-              PIL:pillow scikit_build_core:scikit-build-core jax:jax "optax:optax>=0.2.5"; do
+              PIL:pillow scikit_build_core:scikit-build-core \
+              jax:jax "optax:optax>=0.2.5" dm_pix:dm-pix; do
   python3 -c "import ${module%%:*}" >/dev/null 2>&1 || need_pip+=("${module#*:}")
 done
 if [ ${#need_pip[@]} -gt 0 ]; then
