@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import simloss
+from comparisons import assert_close_scaled
 
 jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax", minversion="0.2.5")
@@ -52,11 +53,7 @@ def as_jax(a):
 
 
 def check(actual, expected, dtype, what):
-    expected = np.asarray(expected)
-    tolerance = F32 if dtype == np.float32 else F64
-    largest = np.abs(expected).max(initial=0)
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), expected, err_msg=what,
-                               rtol=tolerance["rtol"], atol=tolerance["atol"] * largest)
+    assert_close_scaled(actual, expected, err_msg=what, **(F32 if dtype == np.float32 else F64))
 
 
 def check_value_and_gradient(ours, loss, x, dtype, what):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import simloss
+from comparisons import assert_close_scaled
 
 jax = pytest.importorskip("jax")
 pix = pytest.importorskip("dm_pix")
@@ -32,11 +33,7 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 def check(actual, expected, dtype, what):
-    expected = np.asarray(expected)
-    tolerance = F32 if dtype == np.float32 else F64
-    largest = np.abs(expected).max(initial=0)
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), expected, err_msg=what,
-                               rtol=tolerance["rtol"], atol=tolerance["atol"] * largest)
+    assert_close_scaled(actual, expected, err_msg=what, **(F32 if dtype == np.float32 else F64))
 
 
 def image_pair(rng, shape, dtype):
