@@ -351,7 +351,11 @@ static inline void simloss_pointwise_options_init(simloss_pointwise_options *o) 
  *                 every dimension equals pred's or is 1 (broadcast, e.g. an
  *                 (N, 1, H, W) mask). Weights must be finite and >= 0.
  *  @param options NULL for defaults.
- *  @param values  output: 1 double (MEAN, SUM) or shape[0] doubles (NONE).
+ *  @param values  output: 1 double (MEAN, SUM) or shape[0] doubles (NONE),
+ *                 written last, after every input has been read. It is not
+ *                 checked against the tensors (nor are the other plain
+ *                 double outputs of this header): memory it shares with
+ *                 one is overwritten.
  *  @param values_len  the number of doubles values holds.
  *  @param grad    NULL, or an output of pred's shape and dtype, not
  *                 overlapping any input: receives d value / d pred (for NONE,
@@ -827,7 +831,9 @@ SIMLOSS_API simloss_status simloss_ssim_map_shape(
 
 typedef struct simloss_ms_ssim_options {
   size_t size;              /* sizeof(simloss_ms_ssim_options) */
-  int32_t levels;           /* M, 1 ... 16; 0 selects 5 */
+  int32_t levels;           /* M, 1 ... 16; 0 selects 5 (with weights
+                               NULL only: with weights it must be their
+                               count) */
   int32_t no_relu;          /* 0 (default): each term t becomes
                                max(t, floor) before its power (TensorFlow,
                                pytorch-msssim, piq use floor 0); 1: terms

@@ -11,12 +11,14 @@ import SimLossCore
 func readOptions<O>(_ options: UnsafePointer<O>?, _ defaults: O) throws -> O {
   guard let options else { return defaults }
   let raw = UnsafeRawPointer(options)
-  let size = raw.load(as: Int.self)
+  // size_t: read unsigned, so that SIZE_MAX is named as such, not -1.
+  let given = raw.load(as: UInt.self)
   let ours = MemoryLayout<O>.stride
   // A bound on what we scan: no options struct will grow past 4 KiB.
-  guard size >= MemoryLayout<Int>.size, size <= 4096 else {
-    throw SimLossError(.optionsSize, "options.size: \(size) is outside \(MemoryLayout<Int>.size)...4096 bytes (this library's struct is \(ours))")
+  guard given >= UInt(MemoryLayout<Int>.size), given <= 4096 else {
+    throw SimLossError(.optionsSize, "options.size: \(given) is outside \(MemoryLayout<Int>.size)...4096 bytes (this library's struct is \(ours))")
   }
+  let size = Int(given)
   if size > ours {
     for i in ours..<size where raw.load(fromByteOffset: i, as: UInt8.self) != 0 {
       throw SimLossError(
@@ -52,7 +54,8 @@ func requireValues(
   guard let values else { throw SimLossError(.nullPointer, "values is NULL") }
   let needed = reduction == .none ? count : 1
   guard length >= needed else {
-    throw SimLossError(.invalidArgument, "values_len: \(length) is less than the \(needed) values this reduction writes")
+    throw SimLossError(
+      .invalidArgument, "values_len: \(UInt(bitPattern: length)) is less than the \(needed) values this reduction writes")
   }
   return values
 }

@@ -157,6 +157,11 @@ func msSSIMOptions(
   var defaults = simloss_ms_ssim_options()
   simloss_ms_ssim_options_init(&defaults)
   let o = try readOptions(options, defaults)
+  // 0 selects the default 5 levels only with the default weights: with
+  // weights given, 0 would read 5 of them from an array of unknown length.
+  if o.levels == 0 && o.weights != nil {
+    throw SimLossError(.invalidArgument, "options.levels: 0 with weights given; set it to their count, 1...\(MSSSIMOptions.maximumLevels)")
+  }
   let levels = o.levels == 0 ? 5 : Int(o.levels)
   guard (1...MSSSIMOptions.maximumLevels).contains(levels) else {
     throw SimLossError(.invalidArgument, "options.levels: \(levels) is outside 1...\(MSSSIMOptions.maximumLevels)")

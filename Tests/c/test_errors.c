@@ -46,6 +46,13 @@ static simloss_status huge_options(void) {
   o.size = (size_t)1 << 40;
   return simloss_tv(&pred, &o, values, 1, NULL);
 }
+/* SIZE_MAX is named as such (it was printed as -1). */
+static simloss_status max_options(void) {
+  simloss_tv_options o;
+  simloss_tv_options_init(&o);
+  o.size = SIZE_MAX;
+  return simloss_tv(&pred, &o, values, 1, NULL);
+}
 static simloss_status bad_weight(void) {
   static float w[2 * 3 * 4 * 4];
   for (int i = 0; i < 96; i++) w[i] = 1;
@@ -101,6 +108,7 @@ static const bad_call bad_calls[] = {
   {"reserved field", SIMLOSS_ERROR_INVALID_ARGUMENT, "options.reserved_: 5 must be 0", nonzero_reserved},
   {"values_len short", SIMLOSS_ERROR_INVALID_ARGUMENT, "values_len: 1 is less than the 2 values", short_values},
   {"options size 2^40", SIMLOSS_ERROR_OPTIONS_SIZE, "options.size: 1099511627776", huge_options},
+  {"options size SIZE_MAX", SIMLOSS_ERROR_OPTIONS_SIZE, "options.size: 18446744073709551615 is outside", max_options},
   {"weight -inf", SIMLOSS_ERROR_INVALID_VALUE, "weight: element (1, 2, 3, 3) is -inf", bad_weight},
   {"rank 9", SIMLOSS_ERROR_RANK, "pred.rank: 9 is outside 1...8", rank_too_big},
   {"shape mismatch", SIMLOSS_ERROR_SHAPE_MISMATCH, "target: shape (2, 3, 4, 3) does not match pred shape (2, 3, 4, 4)", mismatch},

@@ -127,6 +127,12 @@ static void test_ms_ssim_minimum_side(void) {
   mo.weights = weights;
   CHECK_OK(simloss_ms_ssim(&tx, &ty, NULL, &mo, &v, 1, NULL));
   CHECK(v == 1.0);
+  /* levels 0 selects 5 only with the default weights: with weights given it
+   * read 5 of them from an array of 3 (an adversarial review found the
+   * Python binding passing an empty array this way). */
+  mo.levels = 0;
+  CHECK_STATUS(simloss_ms_ssim(&tx, &ty, NULL, &mo, &v, 1, NULL), SIMLOSS_ERROR_INVALID_ARGUMENT);
+  CHECK_MESSAGE("options.levels: 0 with weights given; set it to their count, 1...16");
 }
 
 /* Bad options and shapes get their statuses. */

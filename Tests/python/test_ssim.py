@@ -195,9 +195,32 @@ def test_ssim_identical_images_give_one_and_nhwc_equals_nchw():
     (lambda: simloss.ssim(np.zeros((1, 2, 16, 16)), np.zeros((1, 2, 16, 16)), luma=True), r"luma needs 3 channels"),
     (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), data_range=-1), r"data"),
     (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), border="same"), r"border: 'same'"),
+    # An empty weights array once read 5 weights the caller never passed
+    # (a crash with a guard page after it); 2-D weights were named "values".
+    (lambda: simloss.ms_ssim(np.zeros((1, 1, 161, 161)), np.zeros((1, 1, 161, 161)), weights=[]),
+     r"weights: shape \(0,\); MS-SSIM takes one weight per level"),
+    (lambda: simloss.ms_ssim(np.zeros((1, 1, 161, 161)), np.zeros((1, 1, 161, 161)), weights=np.ones((1, 5)) / 5),
+     r"weights: shape \(1, 5\)"),
+    (lambda: simloss.ms_ssim(np.zeros((1, 1, 161, 161)), np.zeros((1, 1, 161, 161)), weights=[0.1] * 2001),
+     r"options.levels: 2001 is outside 1...16"),
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), win_size=2**31),
+     r"win_size: 2147483648 is outside the int32 range"),
 ])
 def test_ssim_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("call, message", [
+    # Truncated to 7 by int() before; a string's error named nothing.
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), win_size=7.9), r"win_size: 7.9 is not an integer"),
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), data_range="abc"),
+     r"data_range: 'abc' is not a real number"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), ignore_index=1.5), r"ignore_index: 1.5 is not an integer"),
+    (lambda: simloss.sigmoid_focal_loss(np.zeros(3), np.zeros(3), gamma=None), r"gamma: None is not a real number"),
+])
+def test_scalar_arguments_of_the_wrong_type_are_named(call, message):
+    with pytest.raises(TypeError, match=message):
         call()
 
 

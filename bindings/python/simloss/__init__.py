@@ -77,13 +77,25 @@ def _choice(name, value, table):
         raise ValueError(f"{name}: {value!r} is not one of {choices}") from None
 
 
-def _int64(name, value):
-    """An integer argument the C API takes as int64_t, named when it is not
-    one (the extension's own OverflowError named nothing)."""
-    v = _operator.index(value)
-    if not -2**63 <= v < 2**63:
-        raise ValueError(f"{name}: {value!r} is outside the int64 range")
+def _integer(name, value, bits=64):
+    """An integer argument the C API takes as a signed `bits`-bit integer,
+    named when it is not one (the extension's own OverflowError named
+    nothing, and int() truncated 7.9 to 7)."""
+    try:
+        v = _operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: {value!r} is not an integer") from None
+    if not -2**(bits - 1) <= v < 2**(bits - 1):
+        raise ValueError(f"{name}: {value!r} is outside the int{bits} range")
     return v
+
+
+def _real(name, value):
+    """A float argument, named when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: {value!r} is not a real number") from None
 
 
 def _layout(layout, first, name):
@@ -184,7 +196,7 @@ def psnr(pred, target, *, data_range=1.0, reduction="mean", layout="NCHW", grad=
     """
     r = _choice("reduction", reduction, _REDUCTIONS)
     values, gradient = _outputs(pred, "pred", r, grad, out)
-    _simloss.psnr(pred, target, values, gradient, r, float(data_range), _layout(layout, pred, "pred"))
+    _simloss.psnr(pred, target, values, gradient, r, _real("data_range", data_range), _layout(layout, pred, "pred"))
     return _result(values, r, gradient)
 
 
@@ -205,7 +217,7 @@ def tv(x, *, kind="anisotropic", eps=1e-8, reduction="mean", layout="NCHW", grad
     r = _choice("reduction", reduction, _REDUCTIONS)
     k = _choice("kind", kind, _TV_KINDS)
     values, gradient = _outputs(x, "x", r, grad, out)
-    _simloss.tv(x, values, gradient, r, k, float(eps), _layout(layout, x, "x"))
+    _simloss.tv(x, values, gradient, r, k, _real("eps", eps), _layout(layout, x, "x"))
     return _result(values, r, gradient)
 
 
@@ -290,8 +302,8 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, label_smoot
     values = _values_for(r, _positions_shape(shape, axis_last))
     gradient = _gradient(logits, "logits", grad, out)
     stats = _simloss.cross_entropy(logits, target, weight, values, gradient, r, axis_last,
-                                   _int64("ignore_index", ignore_index),
-                                   float(label_smoothing), soft)
+                                   _integer("ignore_index", ignore_index),
+                                   _real("label_smoothing", label_smoothing), soft)
     result = [_reduced(values, r, _positions_shape(shape, axis_last))]
     if gradient is not None:
         result.append(gradient)
@@ -322,7 +334,7 @@ def _binary(kind, name, x, target, weight, pos_weight, reduction, grad, out, alp
     values = _values_for(r, shape)
     gradient = _gradient(x, name, grad, out)
     _simloss.binary(kind, x, target, _broadcastable(weight, len(shape)), _broadcastable(pos_weight, len(shape)),
-                    values, gradient, r, float(alpha), float(gamma))
+                    values, gradient, r, _real("alpha", alpha), _real("gamma", gamma))
     result = _reduced(values, r, shape)
     return (result, gradient) if gradient is not None else result
 
@@ -359,8 +371,9 @@ _BORDERS = {"valid": _simloss.SSIM_VALID, "reflect": _simloss.SSIM_REFLECT, "zer
 
 def _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, border, sample_covariance,
                   downsample, luma):
-    return dict(reduction=_choice("reduction", reduction, _REDUCTIONS), window_size=int(win_size),
-                data_range=float(data_range), sigma=float(sigma), k1=float(k1), k2=float(k2),
+    return dict(reduction=_choice("reduction", reduction, _REDUCTIONS), window_size=_integer("win_size", win_size, 32),
+                data_range=_real("data_range", data_range), sigma=_real("sigma", sigma), k1=_real("k1", k1),
+                k2=_real("k2", k2),
                 border=_choice("border", border, _BORDERS), uniform_window=0 if gaussian else 1,
                 sample_covariance=1 if sample_covariance else 0, matlab_downsample=1 if downsample else 0,
                 luma=1 if luma else 0)
@@ -473,8 +486,12 @@ def ms_ssim(x, y, *, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, k1=0
     r = options["reduction"]
     values = _values_for(r, shape[:1])
     gradient = _gradient(x, "x", grad, out)
-    w = None if weights is None else _np.ascontiguousarray(weights, dtype=_np.float64)
-    _simloss.ms_ssim(x, y, values, gradient, lay, w, 0 if relu else 1, float(floor), **options)
+    w = None
+    if weights is not None:
+        w = _np.ascontiguousarray(weights, dtype=_np.float64)
+        if w.ndim != 1 or w.size == 0:
+            raise ValueError(f"weights: shape {w.shape}; MS-SSIM takes one weight per level, at least one")
+    _simloss.ms_ssim(x, y, values, gradient, lay, w, 0 if relu else 1, _real("floor", floor), **options)
     result = _reduced(values, r, shape[:1])
     return (result, gradient) if gradient is not None else result
 

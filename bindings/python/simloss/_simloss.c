@@ -520,7 +520,7 @@ static PyObject *py_ms_ssim(PyObject *self, PyObject *args, PyObject *kwargs) {
                     downsample, luma);
   simloss_ms_ssim_options ms;
   simloss_ms_ssim_options_init(&ms);
-  ms.levels = (int32_t)(levels > 1000 ? 1000 : levels);
+  ms.levels = (int32_t)(levels > INT32_MAX ? INT32_MAX : levels); /* the library names a count above 16 */
   ms.weights = w;
   ms.no_relu = no_relu;
   ms.floor = floor_value;
