@@ -205,6 +205,14 @@ def test_ssim_identical_images_give_one_and_nhwc_equals_nchw():
      r"options.levels: 2001 is outside 1...16"),
     (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), win_size=2**31),
      r"win_size: 2147483648 is outside the int32 range"),
+    # Finite options that gave NaN with no error: C1 C2 overflowing, and
+    # Gaussian taps of 0 / 0.
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), data_range=1e150),
+     r"data_range: 1e\+150 .* is too large"),
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), k2=1e200), r"too large"),
+    (lambda: simloss.ms_ssim(np.zeros((1, 1, 161, 161)), np.zeros((1, 1, 161, 161)), data_range=1e200), r"too large"),
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), sigma=1e-200),
+     r"sigma: 1e-200 is too small: 2 sigma\^2 underflows to 0"),
 ])
 def test_ssim_bad_input(call, message):
     with pytest.raises(ValueError, match=message):

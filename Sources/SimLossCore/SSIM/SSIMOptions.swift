@@ -107,6 +107,20 @@ public struct SSIMOptions: Sendable, Equatable {
     guard k2 >= 0, k2.isFinite else {
       throw SimLossError(.invalidArgument, "k2: \(k2) must be finite and >= 0")
     }
+    // Finite options whose products are not gave NaN with status OK (an
+    // adversarial review): the SSIM numerator and denominator reach
+    // (2 L^2 + C1)(2 L^2 + C2) for data in [0, L], which overflows from
+    // about L = 1e77; and a sigma whose 2 sigma^2 underflows to 0 makes the
+    // Gaussian taps 0 / 0.
+    let square = 2 * dataRange * dataRange
+    guard ((square + c1) * (square + c2)).isFinite else {
+      throw SimLossError(
+        .invalidArgument,
+        "data_range: \(dataRange) (with k1 \(k1), k2 \(k2)) is too large: (2 L^2 + C1)(2 L^2 + C2) overflows a double")
+    }
+    guard !gaussian || 2 * sigma * sigma > 0 else {
+      throw SimLossError(.invalidArgument, "sigma: \(sigma) is too small: 2 sigma^2 underflows to 0")
+    }
     guard !sampleCovariance || windowSize >= 3 else {
       throw SimLossError(
         .invalidArgument,
