@@ -58,6 +58,13 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
   /// float32, stay in L2 between the kernel's sweeps.
   @inlinable static var stagedRowElements: Int { 8192 }
 
+  /// How many classes a position's sum in T holds before it is added to a
+  /// Double total, in this kernel and in the one of H(P, Q)
+  /// (ProbabilityCrossEntropy.swift): a float32 sum of that many terms,
+  /// each <= 1 here, is within as many ulp, and a sum of 2^24 ones stops
+  /// growing.
+  @inlinable static var sumClasses: Int { 32 }
+
   @inlinable
   init(
     layout: ClassLayout, logits: TensorView<T>, indices: TensorView<I>?, soft: TensorView<T>?,
@@ -501,8 +508,8 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
     // Scratch per position: A, B and the loss in Double; the max,
     // the sum of exponentials, the gradient factor and whether the position
     // counts (1 or 0) in T, so that the loops over classes run at T's vector
-    // width. (A float32 sum of up to 32 exponentials, each <= 1, is within
-    // 32 ulp; longer sums go to Double, see the class loop.)
+    // width. (Longer sums go to Double `sumClasses` at a time, see the
+    // class loop.)
     let scratch = layout.doubles.pointer(in: raw)
     let a = scratch, b = scratch + capacity, lse = scratch + 2 * capacity
     let buffers = layout.buffers.pointer(in: raw)
@@ -632,18 +639,17 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       // the sweep that takes their maxima (see above).
       let prefetchesNext = S.self == UnitStep.self && xNext != x0
       var prefetched = 0
-      // More than 32 classes: the float sums go to Double (in `lse`, unused
-      // until the losses) 32 classes at a time. A float32 sum of C
-      // exponentials is within C ulp, and a sum of 2^24 ones stops growing:
-      // a language model's (N, vocabulary, T) logits of 10^6 classes were
-      // 2.7e-6 off, 2^25 classes 4% (found by an adversarial review). Up to
-      // 32 classes nothing changes.
-      let flushes = classes > 32
+      // More than `sumClasses` classes: the float sums go to Double (in
+      // `lse`, unused until the losses) that many classes at a time. Summed
+      // whole in float32, a language model's (N, vocabulary, T) logits of
+      // 10^6 classes were 2.7e-6 off, 2^25 classes 4% (found by an
+      // adversarial review). Up to 32 classes nothing changes.
+      let flushes = classes > Self.sumClasses
       if flushes { for i in 0..<n { lse[i] = 0 } }
       var sinceFlush = 0
       var c = 0
       while c < classes {
-        if flushes && sinceFlush >= 32 {
+        if flushes && sinceFlush >= Self.sumClasses {
           for i in 0..<n {
             lse[i] += sum[i].asDouble
             sum[i] = 0

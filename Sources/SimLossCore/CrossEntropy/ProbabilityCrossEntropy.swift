@@ -85,7 +85,7 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
   // every C elements, each first read their line from memory.
   let streamsGradient = staged && gv != nil && gs == classes
     && positions &* classes >= (4 << 20) / MemoryLayout<T>.stride
-  let sumClasses = 32
+  let sumClasses = CategoricalPass<T, Int64, K>.sumClasses
   var scratch = ScratchLayout(q.name)
   let termRow = try scratch.reserve(T.self, classesContiguous && !staged ? classes : 0)
   // A row's totals are kept whole, so that the staged loop sums them in

@@ -372,8 +372,8 @@ _BORDERS = {"valid": _simloss.SSIM_VALID, "reflect": _simloss.SSIM_REFLECT, "zer
 def _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, border, sample_covariance,
                   downsample, luma):
     return dict(reduction=_choice("reduction", reduction, _REDUCTIONS), window_size=_integer("win_size", win_size, 32),
-                data_range=_real("data_range", data_range), sigma=_real("sigma", sigma), k1=_real("k1", k1),
-                k2=_real("k2", k2),
+                data_range=_real("data_range", data_range), sigma=_real("sigma", sigma),
+                k1=_real("k1", k1), k2=_real("k2", k2),
                 border=_choice("border", border, _BORDERS), uniform_window=0 if gaussian else 1,
                 sample_covariance=1 if sample_covariance else 0, matlab_downsample=1 if downsample else 0,
                 luma=1 if luma else 0)
