@@ -249,3 +249,16 @@ def test_nhwc_layout_needs_rank_4():
     x = np.zeros((8, 8, 3), np.float32)
     with pytest.raises(ValueError, match=r"pred: layout 'NHWC' needs a rank-4 \(N, H, W, C\) array, got shape \(8, 8, 3\)"):
         simloss.psnr(x, x, layout="NHWC")
+
+
+@pytest.mark.parametrize("call, message", [
+    # Truncated to 7 by int() before; a string's error named nothing.
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), win_size=7.9), r"win_size: 7.9 is not an integer"),
+    (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), data_range="abc"),
+     r"data_range: 'abc' is not a real number"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), ignore_index=1.5), r"ignore_index: 1.5 is not an integer"),
+    (lambda: simloss.sigmoid_focal_loss(np.zeros(3), np.zeros(3), gamma=None), r"gamma: None is not a real number"),
+])
+def test_scalar_arguments_of_the_wrong_type_are_named(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
