@@ -1,7 +1,12 @@
 import CSimLoss
 import SimLossCore
 
-// simloss.h, "Version": what the loaded library is.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// simloss.h, "Version": what the loaded library is. Every figure comes from
+// the header's macros, the one place the version is written.
 
 @c @implementation
 public func simloss_version_number() -> Int32 {
@@ -10,7 +15,8 @@ public func simloss_version_number() -> Int32 {
 
 @c @implementation
 public func simloss_version_string() -> UnsafePointer<CChar>? {
-  cString("0.1.0")
+  Threads.enter()  // a static let
+  return Version.string
 }
 
 @c @implementation
@@ -20,16 +26,47 @@ public func simloss_abi_version() -> Int32 {
 
 @c @implementation
 public func simloss_build_info() -> UnsafePointer<CChar>? {
-  Threads.enter()  // KernelDispatch.avx512 is a static let
-  #if SIMLOSS_TARGET_CPU_NATIVE
-  return KernelDispatch.avx512
-    ? cString("version=0.1.0 cpu=native kernels=avx512 threads=SIMLOSS_NUM_THREADS-or-processors")
-    : cString("version=0.1.0 cpu=native kernels=baseline threads=SIMLOSS_NUM_THREADS-or-processors")
-  #else
-  return KernelDispatch.avx512
-    ? cString("version=0.1.0 cpu=haswell kernels=avx512 threads=SIMLOSS_NUM_THREADS-or-processors")
-    : cString("version=0.1.0 cpu=haswell kernels=baseline threads=SIMLOSS_NUM_THREADS-or-processors")
-  #endif
+  Threads.enter()  // static lets, KernelDispatch.avx512 among them
+  return Version.buildInfo
+}
+
+enum Version {
+  /// SIMLOSS_VERSION_STRING as a C string that lives as long as the process
+  /// (the header promises static storage). nonisolated(unsafe): a pointer
+  /// is not Sendable, but these bytes are never written after the copy.
+  nonisolated(unsafe) static let string = permanentCString(SIMLOSS_VERSION_STRING, fallback: "unknown")
+
+  nonisolated(unsafe) static let buildInfo = permanentCString(
+    "version=\(SIMLOSS_VERSION_STRING) cpu=\(targetCPU) kernels=\(KernelDispatch.avx512 ? "avx512" : "baseline") "
+      + "threads=SIMLOSS_NUM_THREADS-or-processors",
+    fallback: "version=unknown")
+
+  /// The CPU the baseline code was compiled for (Package.swift's
+  /// SIMLOSS_TARGET_CPU).
+  static var targetCPU: String {
+    #if SIMLOSS_TARGET_CPU_NATIVE
+    "native"
+    #elseif SIMLOSS_TARGET_CPU_SKYLAKE
+    "skylake"
+    #elseif SIMLOSS_TARGET_CPU_ZNVER3
+    "znver3"
+    #elseif SIMLOSS_TARGET_CPU_ZNVER4
+    "znver4"
+    #elseif SIMLOSS_TARGET_CPU_HASWELL
+    "haswell"
+    #else
+    "other"
+    #endif
+  }
+}
+
+/// A copy of `s` that is never freed; `fallback` (a literal, static) if the
+/// few bytes cannot be allocated, so that the result is never NULL.
+func permanentCString(_ s: String, fallback: StaticString) -> UnsafePointer<CChar> {
+  s.withCString { source in
+    guard let copy = strdup(source) else { return cString(fallback) }
+    return UnsafePointer(copy)
+  }
 }
 
 /// A C string with static lifetime: string literals live in the binary.
