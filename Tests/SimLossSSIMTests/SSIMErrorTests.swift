@@ -108,7 +108,7 @@ struct SSIMErrorTests {
   func msSSIMErrors() throws {
     let p = TestPair(shape: [1, 1, 160, 200], seed: 404, kind: .mixed(0.5, 0.5), scale: 1)
     let (x, y) = p.make()
-    expectError(.tooSmall, containing: "the minimum size is 161 on both sides (msSSIMMinimumSide), got 160 x 200") {
+    expectError(.tooSmall, containing: "the minimum size is 161 on both sides (simloss_ms_ssim_min_side() in C, msSSIMMinimumSide in Swift), got 160 x 200") {
       _ = try runMSSSIM(x, y, shape: p.shape)
     }
     expectError(.invalidArgument, containing: "border: MS-SSIM uses the valid region at every level") {

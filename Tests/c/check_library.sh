@@ -1,7 +1,7 @@
 #!/bin/sh
 # Checks the shipped libsimloss.so.1: its soname, that every defined dynamic
 # symbol is simloss_* (or the version node), and that it needs no Swift
-# library at load time (ldd lists only libc, libm, libstdc++, libgcc_s).
+# library at load time (ldd lists only libc, libm, the loader, libstdc++, libgcc_s).
 lib="$1"
 fail=0
 soname=$(readelf -d "$lib" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')

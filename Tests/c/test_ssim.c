@@ -187,6 +187,47 @@ static void test_map_shape_of_huge_sides(void) {
   CHECK(shape[2] == 256 - 10 && shape[3] == m / 2 + 1 - 10);
 }
 
+/* simloss_ssim_map_shape gives the statuses simloss_ssim gives images of
+ * that shape: a zero side was SIMLOSS_ERROR_RANK, and luma over 2
+ * channels returned a shape where simloss_ssim refuses. */
+static void test_map_shape_statuses_match_ssim(void) {
+  int64_t shape[4];
+  int64_t empty[4] = {1, 3, 0, 16};
+  CHECK_STATUS(simloss_ssim_map_shape(empty, NULL, shape), SIMLOSS_ERROR_INVALID_SHAPE);
+  CHECK_MESSAGE("x: dimension 2 of shape (1, 3, 0, 16) is 0; every dimension must be >= 1");
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.luma = 1;
+  int64_t two[4] = {1, 2, 16, 16};
+  CHECK_STATUS(simloss_ssim_map_shape(two, &o, shape), SIMLOSS_ERROR_INVALID_SHAPE);
+  CHECK_MESSAGE("x: luma needs 3 channels (R, G, B) in dimension 1, got shape (1, 2, 16, 16)");
+  static float x[2 * 16 * 16];
+  simloss_tensor tx;
+  CHECK_OK(simloss_tensor_init_nchw(&tx, x, SIMLOSS_FLOAT32, 1, 2, 16, 16));
+  double v;
+  CHECK_STATUS(simloss_ssim(&tx, &tx, &o, &v, 1, NULL, NULL, NULL, NULL, 0), SIMLOSS_ERROR_INVALID_SHAPE);
+  int64_t three[4] = {1, 3, 16, 16};
+  CHECK_OK(simloss_ssim_map_shape(three, &o, shape));
+  CHECK(shape[0] == 1 && shape[1] == 1 && shape[2] == 6 && shape[3] == 6);
+}
+
+/* The map and the gradient are both outputs: sharing memory is refused,
+ * and the message says so (it named the gradient an input). */
+static void test_map_over_gradient_is_refused(void) {
+  static double x[16 * 16], y[16 * 16], g[16 * 16];
+  fill(x, 16 * 16, 61);
+  fill(y, 16 * 16, 62);
+  simloss_tensor tx, ty, tg, tm;
+  CHECK_OK(simloss_tensor_init_nchw(&tx, x, SIMLOSS_FLOAT64, 1, 1, 16, 16));
+  CHECK_OK(simloss_tensor_init_nchw(&ty, y, SIMLOSS_FLOAT64, 1, 1, 16, 16));
+  CHECK_OK(simloss_tensor_init_nchw(&tg, g, SIMLOSS_FLOAT64, 1, 1, 16, 16));
+  CHECK_OK(simloss_tensor_init_nchw(&tm, g + 100, SIMLOSS_FLOAT64, 1, 1, 6, 6));
+  double v = -1;
+  CHECK_STATUS(simloss_ssim(&tx, &ty, NULL, &v, 1, &tg, &tm, NULL, NULL, 0), SIMLOSS_ERROR_OVERLAP);
+  CHECK_MESSAGE("map: output memory overlaps output grad");
+  CHECK(v == -1);
+}
+
 /* A dimension of one element may carry any stride (nothing multiplies
  * it); a W of 1 with a W stride of 2^60 once reached a Swift trap (the
  * process killed) in the row prefetch. The same values and gradient as the
@@ -229,6 +270,8 @@ int main(void) {
     TEST(test_ssim_bad_input),
     TEST(test_ssim_width_one_any_stride),
     TEST(test_map_shape_of_huge_sides),
+    TEST(test_map_shape_statuses_match_ssim),
+    TEST(test_map_over_gradient_is_refused),
   };
   return RUN_TESTS(tests);
 }

@@ -262,3 +262,26 @@ def test_nhwc_layout_needs_rank_4():
 def test_scalar_arguments_of_the_wrong_type_are_named(call, message):
     with pytest.raises(TypeError, match=message):
         call()
+
+
+_IMAGE = np.zeros((1, 1, 16, 16))
+
+
+@pytest.mark.parametrize("call, message", [
+    # The C API reads 0 as "the default"; Python's defaults are explicit, so
+    # these were silently replaced (data_range 0 became 1.0, eps 0 1e-8,
+    # win_size 0 11, sigma 0 1.5).
+    (lambda: simloss.psnr(_IMAGE, _IMAGE, data_range=0), r"data_range: 0.0 must be finite and > 0"),
+    (lambda: simloss.tv(_IMAGE, kind="isotropic", eps=0.0), r"eps: 0.0 must be finite and > 0"),
+    (lambda: simloss.ssim(_IMAGE, _IMAGE, data_range=0.0), r"data_range: 0.0 must be finite and > 0"),
+    (lambda: simloss.ssim(_IMAGE, _IMAGE, win_size=0), r"win_size: 0 must be an odd size >= 1"),
+    (lambda: simloss.ssim(_IMAGE, _IMAGE, sigma=0.0), r"sigma: 0.0 must be finite and > 0"),
+    (lambda: simloss.ssim(_IMAGE, _IMAGE, sigma=float("nan")), r"sigma: nan must be finite and > 0"),
+    (lambda: simloss.ms_ssim(np.zeros((1, 1, 161, 161)), np.zeros((1, 1, 161, 161)), data_range=-1.0),
+     r"data_range: -1.0 must be finite and > 0"),
+    (lambda: simloss.ssim3d(np.zeros((1, 1, 11, 11, 11)), np.zeros((1, 1, 11, 11, 11)), win_size=-3),
+     r"win_size: -3 must be an odd size >= 1"),
+])
+def test_explicit_zero_is_not_taken_as_the_c_default(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

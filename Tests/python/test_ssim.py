@@ -189,7 +189,7 @@ def test_ssim_identical_images_give_one_and_nhwc_equals_nchw():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: simloss.ssim(np.zeros((1, 1, 8, 8)), np.zeros((1, 1, 8, 8))),
-     r"too small for border .valid: the minimum size is 11 x 11 for window 11"),
+     r"too small for border valid: the minimum size is 11 x 11 for window 11"),
     (lambda: simloss.ms_ssim(np.zeros((1, 1, 100, 200)), np.zeros((1, 1, 100, 200))), r"161"),
     (lambda: simloss.ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), win_size=4), r"win_size: 4 must be odd and in 1...1023"),
     (lambda: simloss.ssim(np.zeros((1, 2, 16, 16)), np.zeros((1, 2, 16, 16)), luma=True), r"luma needs 3 channels"),

@@ -73,7 +73,7 @@ public struct MSSSIMOptions: Sendable, Equatable {
     try ssim.validate()
     guard ssim.border == .valid else {
       throw SimLossError(
-        .invalidArgument, "border: MS-SSIM uses the valid region at every level; border must be .valid, got .\(ssim.border)")
+        .invalidArgument, "border: MS-SSIM uses the valid region at every level; border must be valid, got \(ssim.border)")
     }
     guard (1...Self.maximumLevels).contains(weights.count) else {
       throw SimLossError(
@@ -173,7 +173,7 @@ func msSSIMPlanes<T: SimLossFloat>(
       .tooSmall,
       "\(xv.name): shape \(describe(shape: xv.shape)) is too small for MS-SSIM with \(levels) levels and window "
         + "\(win): the minimum size is \(msSSIMMinimumSide(windowSize: win, levels: levels)) on both sides "
-        + "(msSSIMMinimumSide), got \(input.planeDescription); the coarsest level would be "
+        + "(simloss_ms_ssim_min_side() in C, msSSIMMinimumSide in Swift), got \(input.planeDescription); the coarsest level would be "
         + "\(heights[levels - 1]) x \(widths[levels - 1])")
   }
   try input.checkGradient(gradient, x: xv, y: yv)

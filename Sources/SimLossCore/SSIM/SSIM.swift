@@ -137,7 +137,7 @@ func ssimPlanes<T: SimLossFloat>(
   if border == .valid && (h1 < win || w1 < win) {
     throw SimLossError(
       .tooSmall,
-      "\(xv.name): shape \(describe(shape: xv.shape)) is too small for border .valid: the minimum size is "
+      "\(xv.name): shape \(describe(shape: xv.shape)) is too small for border valid: the minimum size is "
         + "\(win) x \(win) for window \(win), got \(input.planeDescription)")
   }
   // Padding of the 'same' borders: (win - 1) / 2 on each side (win is odd).
@@ -156,7 +156,7 @@ func ssimPlanes<T: SimLossFloat>(
     try map.requireWritable()
     try map.requireNoOverlap(with: xv)
     try map.requireNoOverlap(with: yv)
-    if let gradient { try map.requireNoOverlap(with: gradient) }
+    if let gradient { try map.requireNoOverlap(with: gradient, otherRole: "output") }
   }
 
   // Where each padded row and column comes from (-1: a zero).

@@ -139,16 +139,16 @@ func ssim3DVolumes<T: SimLossFloat>(
   try options.validate()
   guard options.border == .valid else {
     throw SimLossError(
-      .invalidArgument, "border: 3-D SSIM supports only .valid, got .\(options.border)")
+      .invalidArgument, "border: 3-D SSIM supports only valid, got \(options.border)")
   }
   guard !options.luma else {
     throw SimLossError(
-      .invalidArgument, "luma: 3-D SSIM has no luma conversion (it compares each channel); set luma to false")
+      .invalidArgument, "luma: 3-D SSIM has no luma conversion (it compares each channel); luma must be off")
   }
   guard !options.matlabDownsample else {
     throw SimLossError(
       .invalidArgument,
-      "matlab_downsample: 3-D SSIM has no MATLAB ssim.m downsampling; set matlabDownsample to false")
+      "matlab_downsample: 3-D SSIM has no MATLAB ssim.m downsampling; it must be off")
   }
   try xv.requireRank(5, "(N, C, D, H, W)")
   try xv.requireSameShape(as: yv)

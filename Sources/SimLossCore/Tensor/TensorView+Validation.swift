@@ -65,15 +65,15 @@ extension TensorView {
   /// Throws `.overlap` if the memory this view reaches intersects the memory
   /// `other` reaches. Both spans are address intervals, so interleaved but
   /// disjoint views are also refused: outputs must not share a buffer with
-  /// inputs.
+  /// inputs, or with each other (`other` is then named as an `"output"`).
   @inlinable
-  public func requireNoOverlap<E>(with other: TensorView<E>) throws {
+  public func requireNoOverlap<E>(with other: TensorView<E>, otherRole: String = "input") throws {
     let a0 = UInt(bitPattern: origin + lowestOffset)
     let a1 = UInt(bitPattern: origin + highestOffset) + UInt(MemoryLayout<Element>.stride)
     let b0 = UInt(bitPattern: other.origin + other.lowestOffset)
     let b1 = UInt(bitPattern: other.origin + other.highestOffset) + UInt(MemoryLayout<E>.stride)
     guard a1 <= b0 || b1 <= a0 else {
-      throw SimLossError(.overlap, "\(name): output memory overlaps input \(other.name)")
+      throw SimLossError(.overlap, "\(name): output memory overlaps \(otherRole) \(other.name)")
     }
   }
 

@@ -98,6 +98,16 @@ def _real(name, value):
         raise TypeError(f"{name}: {value!r} is not a real number") from None
 
 
+def _positive(name, value):
+    """A float argument that must be > 0. The C API reads 0 as "the
+    default"; here the defaults are in the signatures, so an explicit 0 is
+    a mistake, refused rather than silently replaced."""
+    v = _real(name, value)
+    if not v > 0:
+        raise ValueError(f"{name}: {v!r} must be finite and > 0")
+    return v
+
+
 def _layout(layout, first, name):
     """1 for NHWC, 0 for NCHW; NHWC needs a rank-4 array, or it would be
     silently read as something else."""
@@ -196,7 +206,7 @@ def psnr(pred, target, *, data_range=1.0, reduction="mean", layout="NCHW", grad=
     """
     r = _choice("reduction", reduction, _REDUCTIONS)
     values, gradient = _outputs(pred, "pred", r, grad, out)
-    _simloss.psnr(pred, target, values, gradient, r, _real("data_range", data_range), _layout(layout, pred, "pred"))
+    _simloss.psnr(pred, target, values, gradient, r, _positive("data_range", data_range), _layout(layout, pred, "pred"))
     return _result(values, r, gradient)
 
 
@@ -217,7 +227,7 @@ def tv(x, *, kind="anisotropic", eps=1e-8, reduction="mean", layout="NCHW", grad
     r = _choice("reduction", reduction, _REDUCTIONS)
     k = _choice("kind", kind, _TV_KINDS)
     values, gradient = _outputs(x, "x", r, grad, out)
-    _simloss.tv(x, values, gradient, r, k, _real("eps", eps), _layout(layout, x, "x"))
+    _simloss.tv(x, values, gradient, r, k, _positive("eps", eps), _layout(layout, x, "x"))
     return _result(values, r, gradient)
 
 
@@ -279,7 +289,8 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, label_smoot
     is 0 (nothing counts, or the counted weights are 0 or cancel) the result
     is 0 with a zero gradient (PyTorch divides by 0: NaN or inf). With
     probabilities, ``"mean"`` divides by the number of positions.
-    ``"none"`` returns one value per position (the target's shape).
+    ``"none"`` returns one value per position: the logits' shape without
+    the class axis (the shape of class-index targets).
 
     Args:
         logits: (N, C), (N, C, d1, ..., dk), or channel-last
@@ -369,10 +380,18 @@ def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean
 _BORDERS = {"valid": _simloss.SSIM_VALID, "reflect": _simloss.SSIM_REFLECT, "zero": _simloss.SSIM_ZERO}
 
 
+def _window_size(value):
+    """win_size as the C API's int32; 0 (which C reads as 11) refused."""
+    v = _integer("win_size", value, 32)
+    if v < 1:
+        raise ValueError(f"win_size: {value!r} must be an odd size >= 1")
+    return v
+
+
 def _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, border, sample_covariance,
                   downsample, luma):
-    return dict(reduction=_choice("reduction", reduction, _REDUCTIONS), window_size=_integer("win_size", win_size, 32),
-                data_range=_real("data_range", data_range), sigma=_real("sigma", sigma),
+    return dict(reduction=_choice("reduction", reduction, _REDUCTIONS), window_size=_window_size(win_size),
+                data_range=_positive("data_range", data_range), sigma=_positive("sigma", sigma),
                 k1=_real("k1", k1), k2=_real("k2", k2),
                 border=_choice("border", border, _BORDERS), uniform_window=0 if gaussian else 1,
                 sample_covariance=1 if sample_covariance else 0, matlab_downsample=1 if downsample else 0,
