@@ -221,6 +221,27 @@ static void test_cross_entropy_gradient_over_targets(void) {
   for (int i = 0; i < N; i++) CHECK(indices[i] == i % C);
 }
 
+/* A gradient over the class weights: refused like any output over an input
+ * (it was accepted, for class indices and for probability targets). */
+static void test_cross_entropy_gradient_over_weights(void) {
+  float logits[2 * 4] = {0.1f, -2, 3, 0.5f, 1, 1, -1, 0}, buffer[2 * 4] = {1, 2, 3, 4, 0, 0, 0, 0};
+  float soft[2 * 4] = {0.25f, 0.25f, 0.25f, 0.25f, 0, 1, 0, 0};
+  int64_t indices[2] = {2, 0};
+  int64_t xs[2] = {2, 4}, ys[1] = {2}, ws[1] = {4};
+  simloss_tensor tx, ty, tp, tw, tg;
+  CHECK_OK(simloss_tensor_init_dense(&tx, logits, SIMLOSS_FLOAT32, 2, xs));
+  CHECK_OK(simloss_tensor_init_dense(&ty, indices, SIMLOSS_INT64, 1, ys));
+  CHECK_OK(simloss_tensor_init_dense(&tp, soft, SIMLOSS_FLOAT32, 2, xs));
+  CHECK_OK(simloss_tensor_init_dense(&tw, buffer, SIMLOSS_FLOAT32, 1, ws));
+  CHECK_OK(simloss_tensor_init_dense(&tg, buffer, SIMLOSS_FLOAT32, 2, xs));
+  double v = -1;
+  CHECK_STATUS(simloss_cross_entropy(&tx, &ty, &tw, NULL, &v, 1, &tg, NULL), SIMLOSS_ERROR_OVERLAP);
+  CHECK_MESSAGE("grad: output memory overlaps input weight");
+  CHECK_STATUS(simloss_cross_entropy_soft(&tx, &tp, &tw, NULL, &v, 1, &tg, NULL), SIMLOSS_ERROR_OVERLAP);
+  CHECK_MESSAGE("grad: output memory overlaps input weight");
+  CHECK(v == -1 && buffer[0] == 1 && buffer[3] == 4 && buffer[4] == 0);
+}
+
 int main(void) {
   static const test_case tests[] = {
     TEST(test_cross_entropy_log2),
@@ -230,6 +251,7 @@ int main(void) {
     TEST(test_cross_entropy_probs),
     TEST(test_cross_entropy_bad_input),
     TEST(test_cross_entropy_gradient_over_targets),
+    TEST(test_cross_entropy_gradient_over_weights),
   };
   return RUN_TESTS(tests);
 }

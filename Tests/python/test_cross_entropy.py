@@ -3,6 +3,8 @@ references in reference/cross_entropy_reference.py (written from the
 formulas), hand values, extreme inputs and central differences."""
 import itertools
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -766,3 +768,58 @@ def test_streamed_gradient_equals_the_strided_kernel(dtype, smoothing):
     np.testing.assert_array_equal(dense, shifted)
     expected = ref.cross_entropy(x, t, weight=w, label_smoothing=smoothing)
     np.testing.assert_allclose(v_dense, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+# A thread that writes the class indices while another computes with them
+# (Python releases the GIL during the call). The library checks every index
+# in one pass and reads them again in the next: an index changed between the
+# two was followed out of the logits and the gradient (SIGSEGV within a
+# second). Now it is taken as ignored, or the call fails with a message; the
+# values are whatever the race gives, but the process lives. Run in a child
+# process, so that a crash fails this test rather than the suite.
+_RACE = r"""
+import ast, sys, threading, time
+import numpy as np, simloss
+shape, axis, itype, weighted, grad = ast.literal_eval(sys.argv[1])
+itype = np.dtype(itype)
+rng = np.random.default_rng(0)
+x = rng.standard_normal(shape).astype(np.float32)
+classes = shape[axis]
+positions = shape[:axis] + shape[axis + 1:] if axis >= 0 else shape[:-1]
+t = np.zeros(positions, itype)
+bad = np.full(positions, np.iinfo(itype).max, itype)
+good = np.zeros(positions, itype)
+weight = np.linspace(0.5, 2, classes).astype(np.float32) if weighted else None
+stop = False
+def writer():
+    while not stop:
+        t[...] = bad
+        t[...] = good
+threading.Thread(target=writer, daemon=True).start()
+calls = refused = 0
+end = time.time() + 2
+while time.time() < end:
+    try:
+        simloss.cross_entropy(x, t, axis=axis, weight=weight, grad=grad)
+        calls += 1
+    except ValueError as e:
+        assert "class index" in str(e), e
+        refused += 1
+stop = True
+print(calls, refused)
+"""
+
+
+@pytest.mark.parametrize("case", [
+    ((1 << 16, 8), 1, np.int64, False, True),
+    ((1 << 16, 8), 1, np.int32, True, False),
+    ((4, 21, 64, 64), 1, np.int64, True, True),
+    ((4, 64, 64, 21), -1, np.int64, False, True),
+])
+def test_targets_written_during_the_call_do_not_crash(case):
+    shape, axis, itype, weighted, grad = case
+    arg = repr((shape, axis, np.dtype(itype).name, weighted, grad))
+    proc = subprocess.run([sys.executable, "-c", _RACE, arg], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    calls, refused = map(int, proc.stdout.split())
+    assert calls + refused > 10

@@ -210,7 +210,8 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         let t = caller.origin + g.offset(strides: strides, sample: s, row: r)
         for i in 0..<g.length(sample: s, row: r) {
           let y = Int(truncatingIfNeeded: t[i &* callerStride])
-          if y != ignore { total += w[y] }
+          // Checked above, but read again: see rowTargets.
+          if y != ignore && UInt(bitPattern: y) < UInt(classes) { total += w[y] }
         }
       }
       return total
@@ -230,7 +231,12 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
         "\(indices.name): class index \(y) at \(describe(shape: index)) is outside [0, \(classes)) "
           + "and is not ignore_index (\(ignore))")
     }
-    throw SimLossError(.internal, "\(indices.name): a bad index was flagged but not found")
+    // The first pass read a bad index that this one no longer finds: the
+    // targets changed during the call.
+    throw SimLossError(
+      .invalidValue,
+      "\(indices.name): a class index outside [0, \(classes)) was read, but none is there now; "
+        + "did another thread write the targets during the call?")
   }
 
   // MARK: - The pass
@@ -350,6 +356,13 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
 
   /// The class indices of a row of positions, -1 where ignored (or where
   /// the targets are probabilities), into `out`.
+  ///
+  /// `countTargets` has checked every index, but this reads them again,
+  /// and the kernels index the logits and the gradient with what it
+  /// returns: an index outside [0, C) here can only be a caller's thread
+  /// writing the targets during the call (Python releases the GIL), and is
+  /// taken as ignored rather than followed out of the buffers (it was: a
+  /// crash, with or without a gradient).
   @inlinable
   func rowTargets(sample: Int, row: Int, into out: UnsafeMutablePointer<Int>) {
     let n = geometry.length(sample: sample, row: row)
@@ -358,10 +371,10 @@ struct CategoricalPass<T: SimLossFloat, I: FixedWidthInteger & SignedInteger, K:
       return
     }
     let t = indices.origin + geometry.offset(strides: indices.strides, sample: sample, row: row)
-    let stride = geometry.rowStride(indices.strides), ignore = options.ignoreIndex
+    let stride = geometry.rowStride(indices.strides), ignore = options.ignoreIndex, classes = UInt(self.classes)
     for i in 0..<n {
       let y = Int(truncatingIfNeeded: t[i &* stride])
-      out[i] = y == ignore ? -1 : y
+      out[i] = y == ignore || UInt(bitPattern: y) >= classes ? -1 : y
     }
   }
 

@@ -69,6 +69,9 @@ package func crossEntropy<T: SimLossFloat, I: FixedWidthInteger & SignedInteger,
   // over them would change the indices under the kernel (a crash, found by
   // an adversarial review).
   if let gradient { try gradient.requireNoOverlap(with: target) }
+  // The weights are copied before any gradient is written, so this is the
+  // header's contract (no output over an input) rather than a hazard.
+  if let gradient, let weight { try gradient.requireNoOverlap(with: weight) }
   let classWeights = try ClassWeights(weight, classes: layout.classes)
   let pass = CategoricalPass<T, I, K>(
     layout: layout, logits: logits, indices: target, soft: nil, weights: classWeights,
@@ -102,6 +105,7 @@ package func crossEntropy<T: SimLossFloat, K: KernelTarget>(
   try logits.requireSameShape(as: target)
   try requireGradient(gradient, of: logits)
   if let gradient { try gradient.requireNoOverlap(with: target) }
+  if let gradient, let weight { try gradient.requireNoOverlap(with: weight) }
   let classWeights = try ClassWeights(weight, classes: layout.classes)
   let pass = CategoricalPass<T, Int32, K>(
     layout: layout, logits: logits, indices: nil, soft: target, weights: classWeights,
