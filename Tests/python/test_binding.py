@@ -101,10 +101,11 @@ def test_nhwc_layout_with_mask():
         (lambda: simloss.tv(np.zeros((0, 1, 2, 2))), ValueError, r"x: dimension 0 of shape \(0, 1, 2, 2\) is 0"),
         (lambda: simloss.l1(np.zeros(()), np.zeros(())), ValueError, r"pred: rank 0 is outside 1...8"),
         (lambda: simloss.tv(np.zeros((1, 1, 2, 2)), grad=True, out=np.zeros((1, 1, 2, 3))), ValueError,
-         r"grad: shape \(1, 1, 2, 3\) does not match x shape \(1, 1, 2, 2\)"),
+         r"out: shape \(1, 1, 2, 3\) does not match x shape \(1, 1, 2, 2\)"),
         (lambda: simloss.tv(np.zeros((1, 1, 2, 2)), out=np.zeros((1, 1, 2, 2))), ValueError,
          r"out: given without grad=True"),
-        (lambda: simloss.l1(np.zeros((2, 2)), np.zeros((2, 2)), grad=True, out=bytes(32)), ValueError,
+        (lambda: simloss.l1(np.zeros((2, 2)), np.zeros((2, 2)), grad=True,
+                            out=np.frombuffer(bytes(32)).reshape(2, 2)), ValueError,
          r"out: the buffer is read-only"),
         (lambda: simloss.set_num_threads(-2), ValueError, r"num_threads: -2 is outside 0...1024"),
     ],
@@ -162,6 +163,33 @@ def test_cross_entropy_gradient_over_its_class_indices_raises(index_dtype):
     with pytest.raises(ValueError, match="grad: output memory overlaps input target"):
         simloss.cross_entropy(x, y, grad=True, out=buffer[: n * c].reshape(n, c))
     np.testing.assert_array_equal(y, np.arange(n) % c)
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_cross_entropy_gradient_over_its_class_weights_raises(soft):
+    x = np.random.default_rng(1).normal(size=(3, 4))
+    y = np.full((3, 4), 0.25) if soft else np.array([2, 0, 3])
+    buffer = np.array([[1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    with pytest.raises(ValueError, match="grad: output memory overlaps input weight"):
+        simloss.cross_entropy(x, y, weight=buffer[0], grad=True, out=buffer)
+    np.testing.assert_array_equal(buffer[0], [1, 2, 3, 4])
+
+
+def test_ctypes_arrays_are_read_in_place():
+    # ctypes exports its arrays with NULL strides (C-contiguous, as the
+    # buffer protocol allows) even when strides are asked for: the binding
+    # read through that NULL, a crash, for inputs and outputs alike.
+    import ctypes
+    pred = (ctypes.c_float * 6)(1, 2, 3, 4, 5, 6)
+    target = (ctypes.c_float * 6)()
+    out = (ctypes.c_float * 6)()
+    value, grad = simloss.l1(pred, target, grad=True, out=out)
+    assert value == pytest.approx(3.5, rel=1e-7)
+    np.testing.assert_array_equal(np.frombuffer(out, np.float32), np.full(6, 1 / 6, np.float32))
+    logits = ((ctypes.c_double * 3) * 2)((0.0, 1.0, 2.0), (2.0, 0.0, 0.0))
+    labels = (ctypes.c_int64 * 2)(2, 0)
+    expected = np.mean([np.log(np.exp([0, 1, 2]).sum()) - 2, np.log(np.exp([2, 0, 0]).sum()) - 2])
+    assert simloss.cross_entropy(logits, labels) == pytest.approx(expected, rel=1e-15)
 
 
 def test_bad_calls_leave_the_interpreter_alive():
@@ -285,3 +313,39 @@ _IMAGE = np.zeros((1, 1, 16, 16))
 def test_explicit_zero_is_not_taken_as_the_c_default(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+_NHWC = np.random.default_rng(3).random((2, 20, 21, 3))
+
+
+@pytest.mark.parametrize("call, exc, message", [
+    # float() parsed strings: data_range "255" was taken as 255.
+    (lambda: simloss.psnr(_IMAGE, _IMAGE, data_range="255"), TypeError, r"data_range: '255' is not a real number"),
+    (lambda: simloss.sigmoid_focal_loss(np.zeros(3), np.zeros(3), alpha="0.5"), TypeError,
+     r"alpha: '0.5' is not a real number"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 3)), np.zeros(2, np.int64), axis=1.0), TypeError,
+     r"axis: 1.0 is not an integer"),
+    # An unnamed OverflowError, and "-1 is outside 0...1024" for 2^40.
+    (lambda: simloss.ssim(_IMAGE, _IMAGE, data_range=10**400), ValueError, r"data_range: 1000.* is outside the float64 range"),
+    (lambda: simloss.set_num_threads(2**40), ValueError, r"num_threads: 1099511627776 is outside the int32 range"),
+    # With layout="NHWC" the library saw (N, C, H, W) views and named
+    # their permuted shapes, and "grad" for out.
+    (lambda: simloss.ssim(_NHWC, _NHWC[:, :, :20], layout="NHWC"), ValueError,
+     r"y: shape \(2, 20, 20, 3\) does not match x shape \(2, 20, 21, 3\)"),
+    (lambda: simloss.l1(_NHWC, _NHWC, layout="NHWC", grad=True, out=np.empty((2, 3, 20, 21))), ValueError,
+     r"out: shape \(2, 3, 20, 21\) does not match pred shape \(2, 20, 21, 3\)"),
+    (lambda: simloss.cross_entropy(np.zeros((2, 3)), [0, 1]), TypeError,
+     r"target: expected int32 or int64 class indices or a float32 or float64 array"),
+])
+def test_python_arguments_are_named_in_the_callers_terms(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+@pytest.mark.parametrize("weight", [2.0, [2.0, 2.0, 2.0]])
+def test_binary_weight_given_as_python_numbers_takes_the_logits_dtype(weight):
+    # np.asarray made float64 of them, which float32 logits refused.
+    x = np.array([[-1.0, 0.5, 3.0]], np.float32)
+    y = np.array([[0.0, 1.0, 1.0]], np.float32)
+    plain = simloss.binary_cross_entropy_with_logits(x, y)
+    assert simloss.binary_cross_entropy_with_logits(x, y, weight=weight) == pytest.approx(2 * plain, rel=1e-7)

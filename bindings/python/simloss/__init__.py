@@ -91,11 +91,16 @@ def _integer(name, value, bits=64):
 
 
 def _real(name, value):
-    """A float argument, named when it is not a number."""
+    """A float argument, named when it is not a number. Strings are not
+    numbers here (float() would parse "255")."""
+    if isinstance(value, (str, bytes, bytearray)):
+        raise TypeError(f"{name}: {value!r} is not a real number")
     try:
         return float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name}: {value!r} is not a real number") from None
+    except OverflowError:  # an int beyond float64, 10**400
+        raise ValueError(f"{name}: {value!r} is outside the float64 range") from None
 
 
 def _positive(name, value):
@@ -108,26 +113,32 @@ def _positive(name, value):
     return v
 
 
-def _layout(layout, first, name):
+def _layout(layout, first, name, second=None, second_name=None):
     """1 for NHWC, 0 for NCHW; NHWC needs a rank-4 array, or it would be
-    silently read as something else."""
+    silently read as something else. With NHWC, a second array of another
+    shape is named here, in the caller's order (the library sees (N, C, H,
+    W) views and would print those)."""
     if layout not in ("NCHW", "NHWC"):
         raise ValueError(f"layout: {layout!r} is not 'NCHW' or 'NHWC'")
     if layout == "NHWC":
         shape, _ = _shape_and_dtype(first, name)
         if len(shape) != 4:
             raise ValueError(f"{name}: layout 'NHWC' needs a rank-4 (N, H, W, C) array, got shape {tuple(shape)}")
+        if second is not None:
+            other, _ = _shape_and_dtype(second, second_name)
+            if tuple(other) != tuple(shape):
+                raise ValueError(f"{second_name}: shape {tuple(other)} does not match {name} shape {tuple(shape)}")
         return 1
     return 0
 
 
-def _shape_and_dtype(obj, name):
+def _shape_and_dtype(obj, name, expected="a float32 or float64 array"):
     """The shape and numpy dtype of a buffer, without copying it."""
     try:
         view = memoryview(obj)
     except TypeError:
         raise TypeError(
-            f"{name}: expected a float32 or float64 array with the buffer protocol "
+            f"{name}: expected {expected} with the buffer protocol "
             f"(numpy array, memoryview, ...), got {type(obj).__name__}"
         ) from None
     with view:
@@ -137,15 +148,10 @@ def _shape_and_dtype(obj, name):
 
 def _outputs(first, name, reduction, grad, out, samples_axis=0):
     """Allocates the values array and, when asked, the gradient array."""
-    shape, dtype = _shape_and_dtype(first, name)
+    shape, _ = _shape_and_dtype(first, name)
     count = shape[samples_axis] if reduction == _simloss.REDUCTION_NONE and shape else 1
     values = _np.empty(max(count, 1), dtype=_np.float64)
-    if out is not None and not grad:
-        raise ValueError("out: given without grad=True")
-    gradient = None
-    if grad:
-        gradient = out if out is not None else _np.empty(shape, dtype=dtype)
-    return values, gradient
+    return values, _gradient(first, name, grad, out)
 
 
 def _result(values, reduction, gradient):
@@ -165,7 +171,8 @@ def l1(pred, target, *, mask=None, reduction="mean", layout="NCHW", grad=False, 
         pred, target: float32 or float64 arrays of equal shape, any rank.
         mask: optional weights >= 0, broadcastable to pred (same rank, each
             dimension equal or 1, e.g. (N, 1, H, W)); the mean is then over
-            the mask's weight. A sample whose weight is 0 gives 0.
+            the mask's weight. A sample whose weight is 0 gives 0. (The
+            library's messages call it "weight", its name in the C API.)
         reduction: "mean", "sum" or "none".
         layout: "NCHW" or "NHWC" (only changes how a rank-4 mask broadcasts).
         grad: also return d value / d pred.
@@ -177,7 +184,7 @@ def l1(pred, target, *, mask=None, reduction="mean", layout="NCHW", grad=False, 
     """
     r = _choice("reduction", reduction, _REDUCTIONS)
     values, gradient = _outputs(pred, "pred", r, grad, out)
-    _simloss.l1(pred, target, mask, values, gradient, r, _layout(layout, pred, "pred"))
+    _simloss.l1(pred, target, mask, values, gradient, r, _layout(layout, pred, "pred", target, "target"))
     return _result(values, r, gradient)
 
 
@@ -189,7 +196,7 @@ def mse(pred, target, *, mask=None, reduction="mean", layout="NCHW", grad=False,
     """
     r = _choice("reduction", reduction, _REDUCTIONS)
     values, gradient = _outputs(pred, "pred", r, grad, out)
-    _simloss.mse(pred, target, mask, values, gradient, r, _layout(layout, pred, "pred"))
+    _simloss.mse(pred, target, mask, values, gradient, r, _layout(layout, pred, "pred", target, "target"))
     return _result(values, r, gradient)
 
 
@@ -206,7 +213,8 @@ def psnr(pred, target, *, data_range=1.0, reduction="mean", layout="NCHW", grad=
     """
     r = _choice("reduction", reduction, _REDUCTIONS)
     values, gradient = _outputs(pred, "pred", r, grad, out)
-    _simloss.psnr(pred, target, values, gradient, r, _positive("data_range", data_range), _layout(layout, pred, "pred"))
+    _simloss.psnr(pred, target, values, gradient, r, _positive("data_range", data_range),
+                  _layout(layout, pred, "pred", target, "target"))
     return _result(values, r, gradient)
 
 
@@ -233,6 +241,7 @@ def tv(x, *, kind="anisotropic", eps=1e-8, reduction="mean", layout="NCHW", grad
 
 def _class_axis(axis, ndim, name):
     """1 (classes second) or -1 / ndim - 1 (classes last), as a flag."""
+    axis = _integer("axis", axis)
     if axis == 1 and ndim >= 2:
         return 0
     if axis in (-1, ndim - 1) and ndim >= 2:
@@ -260,21 +269,34 @@ def _reduced(values, reduction, shape):
 
 
 def _gradient(first, name, grad, out):
+    """The gradient array: `out`, checked to have the shape of `first` (so
+    that a mismatch names "out" and the caller's shapes, not the library's
+    "grad" and, with layout="NHWC", its permuted ones), or a new array."""
     if out is not None and not grad:
         raise ValueError("out: given without grad=True")
     if not grad:
         return None
-    if out is not None:
-        return out
     shape, dtype = _shape_and_dtype(first, name)
-    return _np.empty(shape, dtype=dtype)
+    if out is None:
+        return _np.empty(shape, dtype=dtype)
+    out_shape, _ = _shape_and_dtype(out, "out")
+    if tuple(out_shape) != tuple(shape):
+        raise ValueError(f"out: shape {tuple(out_shape)} does not match {name} shape {tuple(shape)}")
+    return out
 
 
-def _broadcastable(array, ndim):
-    """A lower-rank weight as a same-rank view (numpy's leading 1s), no copy."""
+def _broadcastable(array, ndim, dtype):
+    """A lower-rank weight as a same-rank view (numpy's leading 1s), no copy.
+    A Python number or list, which has no dtype of its own, takes `dtype`
+    (the logits'): np.asarray made float64 of it, refused with float32
+    logits."""
     if array is None:
         return None
-    a = _np.asarray(array)
+    try:
+        memoryview(array).release()
+        a = _np.asarray(array)
+    except TypeError:
+        a = _np.asarray(array, dtype=dtype)
     return a.reshape((1,) * (ndim - a.ndim) + a.shape) if a.ndim < ndim else a
 
 
@@ -308,7 +330,7 @@ def cross_entropy(logits, target, *, weight=None, ignore_index=-100, label_smoot
     r = _choice("reduction", reduction, _REDUCTIONS)
     shape, _ = _shape_and_dtype(logits, "logits")
     axis_last = _class_axis(axis, len(shape), "logits")
-    _, target_dtype = _shape_and_dtype(target, "target")
+    _, target_dtype = _shape_and_dtype(target, "target", "int32 or int64 class indices or a float32 or float64 array")
     soft = _np.dtype(target_dtype).kind == "f" and memoryview(target).format.lstrip("@=<") in ("f", "d")
     values = _values_for(r, _positions_shape(shape, axis_last))
     gradient = _gradient(logits, "logits", grad, out)
@@ -341,10 +363,11 @@ def cross_entropy_from_probs(probs, target, *, reduction="mean", axis=1, grad=Fa
 
 def _binary(kind, name, x, target, weight, pos_weight, reduction, grad, out, alpha=0.25, gamma=2.0):
     r = _choice("reduction", reduction, _REDUCTIONS)
-    shape, _ = _shape_and_dtype(x, name)
+    shape, dtype = _shape_and_dtype(x, name)
     values = _values_for(r, shape)
     gradient = _gradient(x, name, grad, out)
-    _simloss.binary(kind, x, target, _broadcastable(weight, len(shape)), _broadcastable(pos_weight, len(shape)),
+    _simloss.binary(kind, x, target, _broadcastable(weight, len(shape), dtype),
+                    _broadcastable(pos_weight, len(shape), dtype),
                     values, gradient, r, _real("alpha", alpha), _real("gamma", gamma))
     result = _reduced(values, r, shape)
     return (result, gradient) if gradient is not None else result
@@ -433,7 +456,7 @@ def ssim(x, y, *, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, k1=0.01
         value, then the gradient (grad=True), the map (full=True) and
         ``(per_channel, cs)`` (channels=True), in that order.
     """
-    lay = _layout(layout, x, "x")
+    lay = _layout(layout, x, "x", y, "y")
     options = _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, border,
                             sample_covariance, downsample, luma)
     shape, dtype = _nchw_shape(x, "x", layout)
@@ -498,7 +521,7 @@ def ms_ssim(x, y, *, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, k1=0
     keeps the gradient finite, where relu then a fractional power gives the
     NaN of many trainings). Too-small images raise ValueError naming the
     minimum side (161 for window 11 and 5 levels)."""
-    lay = _layout(layout, x, "x")
+    lay = _layout(layout, x, "x", y, "y")
     options = _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, "valid",
                             sample_covariance, downsample, luma)
     shape, _ = _nchw_shape(x, "x", layout)
@@ -518,7 +541,7 @@ def ms_ssim(x, y, *, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, k1=0
 def set_num_threads(n: int) -> None:
     """Sets the number of threads simloss uses (0: SIMLOSS_NUM_THREADS or
     the number of processors). Results never depend on it."""
-    _simloss.set_num_threads(n)
+    _simloss.set_num_threads(_integer("num_threads", n, 32))
 
 
 def get_num_threads() -> int:

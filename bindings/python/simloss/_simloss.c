@@ -100,6 +100,18 @@ static int get_tensor_of(PyObject *obj, const char *name, int writable, int nhwc
     PyErr_Format(PyExc_ValueError, "%s: rank %d is outside 1...%d", name, v->ndim, SIMLOSS_MAX_RANK);
     return -1;
   }
+  /* Exporters may leave strides NULL for a C-contiguous buffer even when
+   * PyBUF_STRIDES is asked for (ctypes arrays do), and shape NULL for a
+   * 1-D one: the protocol then means the standard C layout. */
+  Py_ssize_t shape[SIMLOSS_MAX_RANK], strides[SIMLOSS_MAX_RANK];
+  if (v->shape != NULL) memcpy(shape, v->shape, sizeof(Py_ssize_t) * (size_t)v->ndim);
+  else if (v->ndim == 1) shape[0] = v->len / v->itemsize;
+  else {
+    PyErr_Format(PyExc_ValueError, "%s: the buffer gives rank %d but no shape", name, v->ndim);
+    return -1;
+  }
+  if (v->strides != NULL) memcpy(strides, v->strides, sizeof(Py_ssize_t) * (size_t)v->ndim);
+  else PyBuffer_FillContiguousStrides(v->ndim, shape, strides, (int)v->itemsize, 'C');
   simloss_tensor *t = &arg->tensor;
   memset(t, 0, sizeof *t);
   t->dtype = dtype;
@@ -107,16 +119,16 @@ static int get_tensor_of(PyObject *obj, const char *name, int writable, int nhwc
   Py_ssize_t low = 0, high = 0;
   int empty = 0;
   for (int d = 0; d < v->ndim; d++) {
-    if (v->strides[d] % v->itemsize != 0) {
+    if (strides[d] % v->itemsize != 0) {
       PyErr_Format(PyExc_ValueError, "%s: stride %zd of dimension %d is not a multiple of the element size %zd",
-                   name, v->strides[d], d, v->itemsize);
+                   name, strides[d], d, v->itemsize);
       return -1;
     }
-    t->shape[d] = v->shape[d];
-    t->strides[d] = v->strides[d] / v->itemsize;
-    if (v->shape[d] == 0) empty = 1;
-    else if (v->strides[d] < 0) low += (v->shape[d] - 1) * v->strides[d];
-    else high += (v->shape[d] - 1) * v->strides[d];
+    t->shape[d] = shape[d];
+    t->strides[d] = strides[d] / v->itemsize;
+    if (shape[d] == 0) empty = 1;
+    else if (strides[d] < 0) low += (shape[d] - 1) * strides[d];
+    else high += (shape[d] - 1) * strides[d];
   }
   if (nhwc && v->ndim == 4) {
     int64_t s[4], st[4];
@@ -156,12 +168,12 @@ static void release(tensor_arg *args, int count) {
 /* The values output: a writable float64 buffer of at least one element. */
 static int get_values(PyObject *obj, tensor_arg *arg, double **values, size_t *count) {
   if (get_tensor(obj, "values", 1, 0, arg) < 0) return -1;
-  if (arg->tensor.dtype != SIMLOSS_FLOAT64 || arg->view.ndim != 1 || arg->view.strides[0] != 8) {
+  if (arg->tensor.dtype != SIMLOSS_FLOAT64 || arg->tensor.rank != 1 || arg->tensor.strides[0] != 1) {
     PyErr_SetString(PyExc_ValueError, "values: expected a contiguous 1-D float64 buffer");
     return -1;
   }
   *values = (double *)arg->view.buf;
-  *count = (size_t)arg->view.shape[0];
+  *count = (size_t)arg->tensor.shape[0];
   return 0;
 }
 
