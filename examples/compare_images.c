@@ -3,10 +3,13 @@
  *
  *     compare_images REFERENCE.png DISTORTED.png
  *
- * Prints L1, MSE and PSNR of DISTORTED against REFERENCE, the anisotropic
- * total variation of each image, and the mean absolute value of the L1
- * gradient with respect to DISTORTED. Pixels are read as 8-bit sRGB values
- * and scaled to [0, 1] float32, so PSNR uses a data range of 1.0.
+ * Prints L1, MSE, PSNR, SSIM and MS-SSIM of DISTORTED against REFERENCE,
+ * the anisotropic total variation of each image, and the mean absolute value
+ * of the L1 gradient with respect to DISTORTED. Pixels are read as the 8-bit
+ * values the files store (a gAMA or other color chunk is not applied) and
+ * scaled to [0, 1] float32, so PSNR uses a data range of 1.0. SSIM needs
+ * sides of at least 11 pixels, MS-SSIM 161; smaller images get the other
+ * lines.
  *
  * examples/python/compare_images.py does the same computation through the
  * Python package and prints the same lines; the two outputs agree digit for
@@ -14,6 +17,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <png.h>
@@ -33,71 +37,112 @@ typedef struct image {
 
 enum { CHANNELS = 3 };
 
-/* Reads an 8-bit PNG into *out. Gray and palette images are expanded to RGB
- * by libpng. Returns 0, or -1 after printing why the file was refused. */
+/* libpng reports a fatal error by calling this, which must not return:
+ * print the message with the file's name (libpng's own handler prints
+ * "libpng error: ..." without it) and jump back into read_png. */
+static void png_failed(png_structp png, png_const_charp message) {
+  fprintf(stderr, "compare_images: %s: %s\n", (const char *)png_get_error_ptr(png), message);
+  png_longjmp(png, 1);
+}
+
+/* Warnings (a bad CRC in an ancillary chunk, say) do not stop the read. */
+static void png_warned(png_structp png, png_const_charp message) {
+  (void)png;
+  (void)message;
+}
+
+/* Reads an 8-bit PNG into *out: the samples as the file stores them, gray
+ * and palette images expanded to RGB. Returns 0, or -1 after printing why the
+ * file was refused.
+ *
+ * libpng's low-level API rather than its simplified one: the simplified API
+ * converts to sRGB from whatever gamma the file declares, so a file with a
+ * gAMA chunk of 1.0 (or 0.5) gave other pixels than its bytes, and other
+ * values than the Python example, which reads the bytes as Pillow does. */
 static int read_png(const char *path, image *out) {
-  /* The simplified API wants the struct zeroed, opaque NULL in particular,
-   * and the version set before the first call. */
-  png_image png;
-  memset(&png, 0, sizeof png);
-  png.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&png, path)) {
-    /* On failure libpng has already freed what it allocated. */
-    fprintf(stderr, "compare_images: %s: %s\n", path, png.message);
+  FILE *file = fopen(path, "rb");
+  if (file == NULL) {
+    fprintf(stderr, "compare_images: %s: cannot open: %s\n", path, strerror(errno));
     return -1;
   }
-  /* After begin_read, png.format describes the file. Refuse what the
-   * conversion to 8-bit RGB would change rather than just unpack:
-   * - an alpha channel would be composited onto a background, so the loss
-   *   would compare colors the file does not hold;
-   * - 16-bit samples are taken by libpng's simplified API to be linear light
-   *   and re-encoded as sRGB, which alters every value. */
-  if (png.format & PNG_FORMAT_FLAG_ALPHA) {
-    fprintf(stderr, "compare_images: %s: has an alpha channel (or tRNS "
-                    "transparency); expected an opaque RGB or gray PNG\n", path);
-    png_image_free(&png);
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)path, png_failed, png_warned);
+  png_infop info = png == NULL ? NULL : png_create_info_struct(png);
+  if (info == NULL) {
+    fprintf(stderr, "compare_images: %s: out of memory for libpng\n", path);
+    png_destroy_read_struct(&png, NULL, NULL);
+    fclose(file);
     return -1;
   }
-  if (png.format & PNG_FORMAT_FLAG_LINEAR) {
-    fprintf(stderr, "compare_images: %s: has 16-bit samples; expected 8 bits "
-                    "per sample\n", path);
-    png_image_free(&png);
+  /* Written after setjmp and read after a longjmp back to it: volatile, or
+   * the compiler may keep them in registers that the jump restores. */
+  png_bytep volatile rgb8 = NULL;
+  png_bytepp volatile rows = NULL;
+  if (setjmp(png_jmpbuf(png))) {
+    /* png_failed has printed why. */
+    free(rows);
+    free(rgb8);
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(file);
     return -1;
   }
+  png_init_io(png, file);
+  png_read_info(png, info);
+  png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
+  int depth = png_get_bit_depth(png, info), color = png_get_color_type(png, info);
+  /* Refuse what would not be a plain comparison of the stored colors:
+   * - an alpha channel or tRNS transparency: a loss over the colors alone
+   *   would compare what the file does not show;
+   * - 16-bit samples: reducing them to 8 bits is a choice (scale or
+   *   truncate) the Python example would have to make the same way. */
+  if ((color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS)) {
+    png_error(png, "has an alpha channel (or tRNS transparency); expected an opaque RGB or gray PNG");
+  }
+  if (depth == 16) {
+    png_error(png, "has 16-bit samples; expected 8 bits per sample");
+  }
+  if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (color == PNG_COLOR_TYPE_GRAY) {
+    png_set_expand_gray_1_2_4_to_8(png);
+    png_set_gray_to_rgb(png);
+  }
+  png_set_interlace_handling(png); /* Adam7: png_read_image does the passes */
+  png_read_update_info(png, info);
+  size_t row_bytes = (size_t)width * CHANNELS;
+  if (png_get_rowbytes(png, info) != row_bytes) {
+    png_error(png, "unexpected row size after expansion to 8-bit RGB");
+  }
+  /* libpng refuses sides above 1,000,000 by default, so the byte count fits
+   * a size_t on 64-bit machines; the mallocs may still fail. */
+  size_t bytes = row_bytes * height;
+  rgb8 = malloc(bytes);
+  rows = malloc(sizeof *rows * height);
+  if (rgb8 == NULL || rows == NULL) {
+    png_error(png, "out of memory for the pixels");
+  }
+  for (png_uint_32 r = 0; r < height; r++) rows[r] = rgb8 + r * row_bytes;
+  png_read_image(png, rows);
+  png_read_end(png, NULL);
+  png_destroy_read_struct(&png, &info, NULL);
+  fclose(file);
+  free(rows);
 
-  png.format = PNG_FORMAT_RGB;
-  size_t bytes = PNG_IMAGE_SIZE(png);  /* height * width * 3 */
-  png_bytep rgb8 = malloc(bytes);
+  /* Row by row and R, G, B within a pixel: already NHWC; only the element
+   * type changes. Dividing in float (not double, then rounding) gives the
+   * same float32 values as numpy's uint8 -> float32 / 255, so the Python
+   * example reads identical inputs. */
   float *pixels = malloc(bytes * sizeof *pixels);
-  if (rgb8 == NULL || pixels == NULL) {
-    fprintf(stderr, "compare_images: %s: out of memory for %" PRIu32 "x%" PRIu32
-                    " pixels\n", path, png.width, png.height);
+  if (pixels == NULL) {
+    fprintf(stderr, "compare_images: %s: out of memory for %" PRIu32 "x%" PRIu32 " pixels\n", path, width, height);
     free(rgb8);
-    free(pixels);
-    png_image_free(&png);
     return -1;
   }
-  /* Row stride 0: rows are packed, width * 3 bytes apart, top row first. No
-   * background: the image has no alpha to remove. finish_read frees the
-   * libpng state whether it succeeds or not. */
-  if (!png_image_finish_read(&png, NULL, rgb8, 0, NULL)) {
-    fprintf(stderr, "compare_images: %s: %s\n", path, png.message);
-    free(rgb8);
-    free(pixels);
-    return -1;
-  }
-
-  /* The byte order libpng writes, row by row and R, G, B within a pixel, is
-   * already NHWC: only the element type changes. Dividing in float (not
-   * double, then rounding) gives the same float32 values as numpy's
-   * uint8 -> float32 / 255, so the Python example reads identical inputs. */
   for (size_t i = 0; i < bytes; i++) {
     pixels[i] = (float)rgb8[i] / 255.0f;
   }
   free(rgb8);
   out->pixels = pixels;
-  out->height = png.height;
-  out->width = png.width;
+  out->height = height;
+  out->width = width;
   return 0;
 }
 
@@ -160,7 +205,13 @@ static int compare(const image *reference, const image *distorted, float *grad) 
       failed(simloss_mse(&dist_t, &ref_t, NULL, &pointwise, &mse, 1, NULL), "simloss_mse") ||
       failed(simloss_psnr(&dist_t, &ref_t, &psnr_options, &psnr, 1, NULL), "simloss_psnr") ||
       failed(simloss_tv(&ref_t, &tv_options, &tv_reference, 1, NULL), "simloss_tv (reference)") ||
-      failed(simloss_tv(&dist_t, &tv_options, &tv_distorted, 1, NULL), "simloss_tv (distorted)") ||
+      failed(simloss_tv(&dist_t, &tv_options, &tv_distorted, 1, NULL), "simloss_tv (distorted)")) {
+    return 1;
+  }
+  /* The valid region needs a whole window: sides of at least its size. */
+  const int64_t window = ssim_options.window_size;
+  int has_ssim = h >= window && w >= window;
+  if (has_ssim &&
       failed(simloss_ssim(&dist_t, &ref_t, &ssim_options, &ssim, 1, NULL, NULL, NULL, NULL, 0), "simloss_ssim")) {
     return 1;
   }
@@ -193,7 +244,8 @@ static int compare(const image *reference, const image *distorted, float *grad) 
   printf("PSNR:               %.12g dB (data range 1.0)\n", psnr);
   printf("TV (reference):     %.12g\n", tv_reference);
   printf("TV (distorted):     %.12g\n", tv_distorted);
-  printf("SSIM:               %.12g\n", ssim);
+  if (has_ssim) printf("SSIM:               %.12g\n", ssim);
+  else printf("SSIM:               (images smaller than %" PRId64 " pixels)\n", window);
   if (has_ms_ssim) printf("MS-SSIM:            %.12g\n", ms_ssim);
   else printf("MS-SSIM:            (images smaller than %" PRId64 " pixels)\n", min_side);
   printf("mean |dL1/dpred|:   %.12g (= %.6f of samples differ / %zu)\n",

@@ -92,7 +92,8 @@ def main(argv: list[str]) -> int:
     psnr = simloss.psnr(distorted, reference, data_range=1.0, layout="NHWC")
     tv_reference = simloss.tv(reference, kind="anisotropic", layout="NHWC")
     tv_distorted = simloss.tv(distorted, kind="anisotropic", layout="NHWC")
-    ssim = simloss.ssim(distorted, reference, data_range=1.0, layout="NHWC")
+    has_ssim = min(h, w) >= 11  # a whole 11 x 11 window
+    ssim = simloss.ssim(distorted, reference, data_range=1.0, layout="NHWC") if has_ssim else None
     has_ms_ssim = min(h, w) >= 161
     ms_ssim = simloss.ms_ssim(distorted, reference, data_range=1.0, layout="NHWC") if has_ms_ssim else None
 
@@ -109,7 +110,7 @@ def main(argv: list[str]) -> int:
     print("PSNR:               %.12g dB (data range 1.0)" % psnr)
     print("TV (reference):     %.12g" % tv_reference)
     print("TV (distorted):     %.12g" % tv_distorted)
-    print("SSIM:               %.12g" % ssim)
+    print("SSIM:               %.12g" % ssim if has_ssim else "SSIM:               (images smaller than 11 pixels)")
     print("MS-SSIM:            %.12g" % ms_ssim if has_ms_ssim else "MS-SSIM:            (images smaller than 161 pixels)")
     print("mean |dL1/dpred|:   %.12g (= %.6f of samples differ / %d)"
           % (grad_mean_abs, grad_mean_abs * count, count))
