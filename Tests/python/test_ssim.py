@@ -251,3 +251,29 @@ def test_ssim3d_gradient_and_errors():
         simloss.ssim3d(x, y)
     with pytest.raises(ValueError, match=r"rank 5"):
         simloss.ssim3d(x[0], y[0])
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e4, 1e5, 1e6])
+def test_ssim_far_from_zero_within_the_headers_bound(offset):
+    # simloss.h: the variances are E[x^2] - mu^2, within about
+    # 5e-16 (|x| / L)^2 for values far from 0 in units of L. The exact value
+    # takes the variances from the unshifted images (they do not move with
+    # the offset) and the means shifted.
+    rng = np.random.default_rng(0)
+    x = rng.random((1, 1, 30, 30))
+    y = np.clip(x + 0.1 * rng.standard_normal(x.shape), 0, 1)
+    taps = np.exp(-0.5 * ((np.arange(11) - 5) / 1.5) ** 2)
+    taps /= taps.sum()
+
+    def filtered(a):
+        rows = np.stack([np.convolve(r, taps, mode="valid") for r in a])
+        return np.stack([np.convolve(c, taps, mode="valid") for c in rows.T]).T
+
+    a, b = x[0, 0], y[0, 0]
+    mx, my = filtered(a), filtered(b)
+    vx, vy, cxy = filtered(a * a) - mx * mx, filtered(b * b) - my * my, filtered(a * b) - mx * my
+    mx, my = mx + offset, my + offset
+    c1, c2 = 0.01**2, 0.03**2
+    exact = ((2 * mx * my + c1) * (2 * cxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))).mean()
+    error = abs(simloss.ssim(x + offset, y + offset, data_range=1.0) - exact)
+    assert error <= 5e-16 * offset**2 + 1e-14
