@@ -33,7 +33,19 @@
  *  - The library keeps no pointer to caller memory after a call returns.
  *  - Every function is reentrant and may be called concurrently from any
  *    number of threads. Results are bitwise identical whatever the number of
- *    threads (simloss_set_num_threads()).
+ *    threads (simloss_set_num_threads()). A call is not a cancellation
+ *    point: it runs with pthread cancellation off, and a pending cancel
+ *    acts after it returns. A thread that calls the library needs a stack
+ *    of 64 KiB or more: the Swift runtime builds type information on it
+ *    at the first call (measured: 16 and 24 KiB overflowed, 32 KiB did
+ *    not).
+ *  - fork(): the library's pthread_atfork handlers hold a fork back until
+ *    the calls in flight on other threads return (at most 10 s), so that the
+ *    child finds no half-done initialisation; the child computes normally.
+ *  - Memory: temporaries are refused (SIMLOSS_ERROR_OUT_OF_MEMORY) past half
+ *    of the memory the process may use; but the Swift runtime's own small
+ *    allocations cannot fail gracefully, and a process whose address space
+ *    is exhausted (ulimit -v) may abort in any call.
  *
  * Stability: everything in this header is stable ABI from 1.0 on: functions
  * are only added, status values and struct fields only appended.
@@ -161,8 +173,9 @@ typedef enum simloss_status {
   SIMLOSS_ERROR_DTYPE_MISMATCH = 31,
   /* A temporary buffer could not be allocated, or would take the
      temporaries of all calls in flight past half the memory the process
-     may use (the physical memory, or its cgroup's limit when lower; at
-     most 64 GiB): refused, rather than granted by an
+     may use (the physical memory, or its cgroup's limit or its
+     address-space limit, RLIMIT_AS, when lower; at most 64 GiB): refused,
+     rather than granted by an
      overcommitting kernel that kills the process when the pages are
      touched. Besides scratch, a call keeps a few rows of the last
      dimension, with reduction NONE one double per value it returns,
@@ -298,8 +311,11 @@ typedef enum simloss_reduction {
 /** simloss_set_num_threads() :
  *  Sets the process-wide number of threads the library may use. 0 restores
  *  the default: the SIMLOSS_NUM_THREADS environment variable if it holds a
- *  positive integer, else the number of processors this process may run on.
- *  Takes effect for calls that start afterwards. Results do not depend on it.
+ *  positive integer, else the number of processors this process may run on
+ *  (counted at the first call, and again at each call with 0). Takes effect
+ *  for calls that start afterwards. Results and statuses do not depend on
+ *  it: a call whose per-thread scratch would not fit the limit of
+ *  temporaries (SIMLOSS_ERROR_OUT_OF_MEMORY) on n threads runs on fewer.
  *  The calling thread computes too: n threads means n - 1 worker threads,
  *  started by the first call that uses them and kept for the process's
  *  life, with ordinary scheduling and the main thread's processor affinity.
@@ -311,8 +327,11 @@ typedef enum simloss_reduction {
  *  thread's call uses the workers runs on its own thread alone, and for
  *  10 ms after it no worker spins (the processors are then wanted by the
  *  calling threads). Workers block asynchronous signals only: a fault in a
- *  worker reaches the application's handler. A child process created by
- *  fork() starts workers of its own when it first needs them. (Every
+ *  worker reaches the application's handler (and, since they are the
+ *  library's, they do not end: a process whose main thread calls
+ *  pthread_exit() after a parallel call lives on with them, and only
+ *  SIGKILL ends it). A child process created by fork() starts workers of
+ *  its own when it first needs them. (Every
  *  function also repairs, in a forked child, the thread id that the Swift
  *  runtime inside the library cached in the parent; without that, threads
  *  of a child making their first calls at once could wait for ever.)

@@ -1,8 +1,9 @@
 /* What SimLossCore needs from C and Swift cannot say: the compiler's
  * prefetch hint and non-temporal stores (SSIM/PlaneIO.swift,
  * Support/ProcessorHints.swift), the spin-wait hint, the processors this
- * process may run on, and a repair of the Swift runtime's thread id after
- * fork (Support/WorkerPool.swift, Support/Threads.swift). Header only:
+ * process may run on, a repair of the Swift runtime's thread id after
+ * fork (Support/WorkerPool.swift, Support/Threads.swift), and the state of
+ * the fork guard (Support/CallGuard.swift). Header only:
  * nothing is linked, and the functions inline into the Swift code that
  * calls them, compiled for its target (AVX2, or AVX-512 in SimLossAVX512). */
 #ifndef SIMLOSS_SYSTEM_SHIMS_H
@@ -98,5 +99,24 @@ static inline void simloss_repair_runtime_thread_id(void) {
 #else
 static inline void simloss_repair_runtime_thread_id(void) {}
 #endif
+
+/* The state CallGuard.swift keeps for fork(): [0] the calls of the C library
+ * in flight, [1] 1 while a fork waits for them to end, [2] how far its
+ * pthread_atfork handlers are installed (0 no, 1 being, 2 yes). In C
+ * storage, zero before any code runs: a Swift global is initialised on
+ * first use under a once, and a fork while another thread ran that once
+ * left the child waiting for it for ever. A function-local static of an
+ * inline function: each object file that emits the function has its own
+ * copy, so only CallGuard.swift may call it. */
+static inline long *simloss_fork_state_(void) {
+  static long state[3];
+  return state;
+}
+static inline long simloss_atomic_load_(const long *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static inline void simloss_atomic_store_(long *p, long v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline long simloss_atomic_add_(long *p, long v) { return __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST); }
+static inline int simloss_atomic_exchange_if_(long *p, long expected, long desired) {
+  return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
 
 #endif

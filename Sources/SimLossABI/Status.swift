@@ -33,7 +33,8 @@ public func simloss_status_string(_ status: Int32) -> UnsafePointer<CChar>? {
 
 @c @implementation
 public func simloss_last_error() -> UnsafePointer<CChar>? {
-  Threads.enter()
+  let call = CallGuard.begin()
+  defer { CallGuard.end(call) }
   return LastError.message()
 }
 
@@ -62,7 +63,8 @@ func status(for kind: SimLossError.Kind) -> simloss_status {
 /// and turns a thrown `SimLossError` into its status and message. Nothing a
 /// caller passes may reach a trap, so every check throws.
 func abiCall(_ body: () throws -> Void) -> simloss_status {
-  Threads.enter()
+  let call = CallGuard.begin()
+  defer { CallGuard.end(call) }
   LastError.set("")
   do {
     try body()

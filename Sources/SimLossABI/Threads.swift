@@ -10,6 +10,7 @@ public func simloss_set_num_threads(_ n: Int32) -> simloss_status {
 
 @c @implementation
 public func simloss_get_num_threads() -> Int32 {
-  Threads.enter()
+  let call = CallGuard.begin()
+  defer { CallGuard.end(call) }
   return Int32(clamping: Threads.count)
 }

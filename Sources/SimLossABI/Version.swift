@@ -15,7 +15,8 @@ public func simloss_version_number() -> Int32 {
 
 @c @implementation
 public func simloss_version_string() -> UnsafePointer<CChar>? {
-  Threads.enter()  // a static let
+  let call = CallGuard.begin()  // Version.string is a static let
+  defer { CallGuard.end(call) }
   return Version.string
 }
 
@@ -26,7 +27,8 @@ public func simloss_abi_version() -> Int32 {
 
 @c @implementation
 public func simloss_build_info() -> UnsafePointer<CChar>? {
-  Threads.enter()  // static lets, KernelDispatch.avx512 among them
+  let call = CallGuard.begin()  // static lets, KernelDispatch.avx512 among them
+  defer { CallGuard.end(call) }
   return Version.buildInfo
 }
 

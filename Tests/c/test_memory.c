@@ -177,11 +177,52 @@ static void test_downsampling_table_under_a_memory_limit(void) {
 #endif
 }
 
+/* The thread count changes no status: each thread's scratch is counted
+ * against the limit of temporaries, and a call that would pass it runs on
+ * fewer threads instead. TV keeps 6 rows of doubles per thread: with W =
+ * 2^20 that is 48 MiB, and 16 threads took 768 MiB, past the 384 MiB an
+ * address-space limit of 768 MiB leaves (the limit's half): 1 thread was
+ * OK and 16 OUT_OF_MEMORY. Not under AddressSanitizer (its allocator
+ * aborts on a failed allocation). */
+static void test_thread_count_changes_no_status(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  printf("  skipped under AddressSanitizer\n");
+#else
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct rlimit limit = {(rlim_t)768 << 20, (rlim_t)768 << 20};
+    if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(3);
+    enum { W = 1 << 20 };
+    static float row[W];
+    for (int i = 0; i < W; i++) row[i] = (float)(((int64_t)i * 7919) % 1000) / 1000.0f;
+    const int64_t shape[4] = {16, 1, 4, W};
+    simloss_tensor x = broadcast(row, SIMLOSS_FLOAT32, 4, shape);
+    x.len = W;
+    x.strides[3] = 1;
+    double one = -1, many = -2;
+    if (simloss_set_num_threads(1) != SIMLOSS_OK || simloss_tv(&x, NULL, &one, 1, NULL) != SIMLOSS_OK) _exit(4);
+    simloss_set_num_threads(16);
+    simloss_status s = simloss_tv(&x, NULL, &many, 1, NULL);
+    if (s != SIMLOSS_OK || many != one) {
+      fprintf(stderr, "  child: %s: %s (%.17g, %.17g)\n", simloss_status_string(s), simloss_last_error(), one, many);
+      _exit(1);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    FAIL("child %s %d", WIFEXITED(status) ? "exited with" : "died of signal",
+         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+#endif
+}
+
 int main(void) {
   static const test_case tests[] = {
     /* First: it forks, and a child of a process whose library threads
        have started may not use them. */
     TEST(test_downsampling_table_under_a_memory_limit),
+    TEST(test_thread_count_changes_no_status),
     TEST(test_pointwise_per_sample_sums),
     TEST(test_tv_per_sample_sums_and_row_scratch),
     TEST(test_cross_entropy_positions_and_classes),

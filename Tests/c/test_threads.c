@@ -201,6 +201,107 @@ static void test_forked_children_first_parallel_calls(void) {
   for (int i = 0; i < 12; i++) in_child(first_calls_in_a_child, 0, "first calls");
 }
 
+/* fork() while another thread makes its first call: that call builds type
+ * metadata and runs the onces of lazy globals under the Swift runtime's
+ * locks, and a child forked in the middle inherited a half-run once and
+ * waited for it for ever (10 to 28 children in 100). The library's
+ * pthread_atfork handlers now wait for the calls in flight before a fork.
+ * Each trial is a child of this process, which has made no call: its
+ * thread's call is a first call. */
+static int fork_delay_us;
+
+static void *one_first_call(void *arg) {
+  (void)arg;
+  static float g[COUNT];
+  double v;
+  l1_into(g, &v);
+  return NULL;
+}
+
+static void fork_during_a_first_call(void) {
+  pthread_t caller;
+  pthread_create(&caller, NULL, one_first_call, NULL);
+  if (fork_delay_us) usleep((useconds_t)fork_delay_us);
+  pid_t grandchild = fork();
+  if (grandchild == 0) {
+    alarm(5);
+    static float g[COUNT];
+    double v;
+    l1_into(g, &v);
+    _exit(0);
+  }
+  int status = 0;
+  if (grandchild < 0 || waitpid(grandchild, &status, 0) != grandchild) _exit(3);
+  pthread_join(caller, NULL);
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 4);
+}
+
+static void test_fork_during_another_threads_first_call(void) {
+  setup();
+  for (int i = 0; i < 60; i++) {
+    fork_delay_us = (i * 37) % 300;
+    in_child(fork_during_a_first_call, 0, "fork during a first call");
+  }
+}
+
+/* pthread_cancel of a thread inside its first call: cancelled at a
+ * cancellation point inside a once (the read of /proc for the memory
+ * limit), it left every later call of every thread waiting for that once.
+ * Calls now run with cancellation off; the cancel acts after the call. */
+static void *calls_until_cancelled(void *arg) {
+  (void)arg;
+  static float g[COUNT];
+  double v;
+  for (;;) {
+    l1_into(g, &v);
+    pthread_testcancel();
+  }
+  return NULL;
+}
+
+static void cancel_during_a_first_call(void) {
+  pthread_t victim;
+  pthread_create(&victim, NULL, calls_until_cancelled, NULL);
+  if (fork_delay_us) usleep((useconds_t)fork_delay_us);
+  pthread_cancel(victim);
+  pthread_join(victim, NULL);
+  static float g[COUNT];
+  double v;
+  l1_into(g, &v); /* hung here, until in_child's alarm */
+  _exit(0);
+}
+
+static void test_cancel_during_a_first_call(void) {
+  setup();
+  for (int i = 0; i < 8; i++) {
+    fork_delay_us = i * 60;
+    in_child(cancel_during_a_first_call, 0, "cancel during a first call");
+  }
+}
+
+/* simloss_set_num_threads(0) counts the processors again: pinned to one at
+ * the first call, then unpinned, the process kept 1 as its default. */
+static void recount_after_unpinning(void) {
+  cpu_set_t all, one;
+  if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) _exit(0);
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, &all)) {
+      CPU_SET(c, &one);
+      break;
+    }
+  if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(5);
+  if (simloss_get_num_threads() != 1) _exit(6);
+  if (sched_setaffinity(0, sizeof all, &all) != 0) _exit(5);
+  if (simloss_set_num_threads(0) != SIMLOSS_OK) _exit(7);
+  _exit(simloss_get_num_threads() == CPU_COUNT(&all) ? 0 : 8);
+}
+
+static void test_default_thread_count_follows_the_affinity(void) {
+  if (getenv("SIMLOSS_NUM_THREADS")) return; /* that fixes the default */
+  in_child(recount_after_unpinning, 0, "recount");
+}
+
 /* A crash reporter's (or a garbage collector's) SIGSEGV handler: a fault in
  * a worker must reach it, not kill the process with the default action, as
  * it does when the faulting thread blocks the signal. */
@@ -287,8 +388,11 @@ static void test_workers_take_the_process_affinity(void) {
 
 int main(void) {
   static const test_case tests[] = {
-    /* First: it needs a parent that has made no call. */
+    /* First: they need a parent that has made no call. */
     TEST(test_forked_children_first_parallel_calls),
+    TEST(test_fork_during_another_threads_first_call),
+    TEST(test_cancel_during_a_first_call),
+    TEST(test_default_thread_count_follows_the_affinity),
     TEST(test_fault_in_a_worker_reaches_the_handler),
     TEST(test_workers_take_the_process_affinity),
     TEST(test_threads_bitwise_equal),

@@ -31,12 +31,19 @@ import Glibc
 
 /// The physical memory, or the memory limit of this process's cgroup when
 /// that is lower (a container's: the kernel enforces it with the same OOM
-/// killer). Only the process's own cgroup is read (v2 `memory.max`, v1
+/// killer), or its address-space limit (RLIMIT_AS, `ulimit -v`) when lower
+/// still: malloc fails past it, and the Swift runtime's own small
+/// allocations, which cannot fail gracefully, need the rest. Only the
+/// process's own cgroup is read (v2 `memory.max`, v1
 /// `memory.limit_in_bytes`), not its ancestors'. Nil when unknown.
 func usableMemoryBytes() -> Int? {
   let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageBytes = sysconf(Int32(_SC_PAGESIZE))
   guard pages > 0, pageBytes > 0, pages <= Int.max / pageBytes else { return nil }
   var bytes = pages * pageBytes
+  var limit = rlimit()
+  if getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur < UInt(Int.max) {  // RLIM_INFINITY is UInt.max
+    bytes = min(bytes, Int(limit.rlim_cur))
+  }
   // /proc/self/cgroup: "0::/path" (v2) and "N:...memory...:/path" (v1).
   for line in firstBytes(of: "/proc/self/cgroup", 4096).split(separator: "\n") {
     let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
@@ -162,10 +169,16 @@ func forEachBlock(
   _ blockCount: Int, doubles: Int, ints: Int, what: String,
   _ body: (_ block: Int, _ scratch: UnsafeMutablePointer<Double>, _ slots: UnsafeMutablePointer<Int>) -> Void
 ) throws {
-  let workers = blockWorkers(blockCount)
   // Whole cache lines per worker, so that every worker's scratch is
   // 64-byte aligned.
   let doubleStride = roundUp8(max(1, doubles)), intStride = max(1, ints)
+  // As many threads as the limit of temporaries leaves room for: the
+  // thread count must not change a call's status (TV of broadcast wide
+  // images was OK on 1 to 64 threads and OUT_OF_MEMORY on 256, whose 256
+  // copies of the scratch did not fit).
+  let perWorker = (doubleStride &+ intStride) &* 8
+  let room = max(0, scratchByteLimit &- scratchBytesHeld.load(ordering: .relaxed))
+  let workers = max(1, min(blockWorkers(blockCount), room / perWorker))
   let doubleCount = try scratchCount(what, workers, doubleStride), intCount = try scratchCount(what, workers, intStride)
   // Each released on every path: one that is not keeps its bytes counted
   // against `scratchByteLimit` for the life of the process.

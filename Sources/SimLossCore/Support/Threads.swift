@@ -25,6 +25,9 @@ public enum Threads {
     guard (0...maximum).contains(n) else {
       throw SimLossError(.invalidArgument, "num_threads: \(n) is outside 0...\(maximum)")
     }
+    // 0 counts the processors again: the process's affinity may have
+    // changed since the count was taken (it was taken once, at first use).
+    if n == 0 { defaultCache.store(computeDefault(), ordering: .relaxed) }
     requested.store(n, ordering: .relaxed)
   }
 
@@ -46,10 +49,22 @@ public enum Threads {
   }
 
   /// `SIMLOSS_NUM_THREADS` if it holds an integer in 1...`maximum`, else the
-  /// number of processors this process may run on. Read once.
-  public static let defaultCount: Int = {
+  /// number of processors this process may run on: counted at first use and
+  /// again at each `set(0)`.
+  public static var defaultCount: Int {
+    let cached = defaultCache.load(ordering: .relaxed)
+    if cached > 0 { return cached }
+    let n = computeDefault()
+    defaultCache.store(n, ordering: .relaxed)
+    return n
+  }
+
+  /// `defaultCount`, 0 until first counted.
+  static let defaultCache = Atomic<Int>(0)
+
+  static func computeDefault() -> Int {
     environmentInteger("SIMLOSS_NUM_THREADS", in: 1...maximum) ?? availableProcessors()
-  }()
+  }
 
   /// The environment variable `name` if it holds an integer in `range`.
   static func environmentInteger(_ name: String, in range: ClosedRange<Int>) -> Int? {

@@ -129,26 +129,14 @@ final class WorkerPool: @unchecked Sendable {
   /// `WorkerPool`, 0 until the first parallel call and in a child after a
   /// fork. (An address, not a pointer: an atomic pointer is not Sendable.)
   static let current = Atomic<Int>(0)
-  /// 0: no fork handler yet; 1: being installed; 2: installed.
-  static let forkHandler = Atomic<Int>(0)
-
   /// The pool, with `helpers` worker slots or more (fewer if the system
-  /// refuses threads: the caller then runs more blocks); nil while another
-  /// thread installs the fork handler (a pool made before that could
-  /// outlive a fork in the child, without threads).
+  /// refuses threads: the caller then runs more blocks).
   static func shared(helpers: Int) -> WorkerPool? {
-    if forkHandler.load(ordering: .acquiring) != 2 {
-      guard forkHandler.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged else {
-        return nil
-      }
-      // In a child, the parent's worker threads do not exist: forget the
-      // pool (the child's copy is left as it is) so that the next call
-      // starts another. Should the handler fail to install (no memory), a
-      // child would use the copy: it has no workers, so each of its calls
-      // runs on its own thread, with the same results.
-      _ = pthread_atfork(nil, nil) { WorkerPool.current.store(0, ordering: .relaxed) }
-      forkHandler.store(2, ordering: .releasing)
-    }
+    // In a child, the parent's worker threads do not exist: the fork
+    // handlers forget the pool (the child's copy is left as it is) so that
+    // the next call starts another. Installed before any pool is made, as
+    // one made before could outlive a fork in the child, without threads.
+    CallGuard.installForkHandlers()
     let pool: WorkerPool
     if let p = UnsafeRawPointer(bitPattern: current.load(ordering: .acquiring)) {
       pool = Unmanaged<WorkerPool>.fromOpaque(p).takeUnretainedValue()

@@ -1,0 +1,125 @@
+import CSystemShims
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What every entry point of the C library runs its body inside:
+///
+///     let call = CallGuard.begin()
+///     defer { CallGuard.end(call) }
+///
+/// - fork(): the process's pthread_atfork handlers wait, before a fork, for
+///   the calls in flight on other threads to return, and hold new calls back
+///   until the fork is done. A call initialises lazy globals (`static let`s)
+///   and builds type metadata under locks of the Swift runtime the first time
+///   it needs them; forked in the middle, the child inherited a half-run
+///   once, and its first call waited for it for ever (an adversarial review:
+///   57 forks of 200 made during another thread's first call). The child then
+///   starts with no call in flight, no scratch held (the parent's calls would
+///   have kept theirs counted for ever, `scratchBytesHeld`) and no worker
+///   pool (the threads were the parent's).
+/// - Cancellation is off during a call (pthread_setcancelstate), and a
+///   pending cancel acts when the call returns: cancelled inside a once
+///   (reading /proc for the memory limit, `scratchByteLimit`), a thread left
+///   every later call of every thread waiting for it.
+///
+/// The state lives in C storage (`simloss_fork_state_`), not in Swift
+/// globals, which are themselves initialised under a once. Only this file
+/// may call that function (each object file that emits it has its own copy).
+public enum CallGuard {
+  /// Starts a call of the C library (see above); returns what `end` needs.
+  /// The first thing of every entry point, before anything that may build
+  /// type metadata or run a once (a generic function would: a call of
+  /// `run<R>(_ body: () -> R)` built simloss_status's metadata before its
+  /// body, and a fork then still left that once half-run in the child);
+  /// it calls `Threads.enter()` first.
+  public static func begin() -> Int32 {
+    Threads.enter()
+    var cancellation: Int32 = 0
+    pthread_setcancelstate(Int32(PTHREAD_CANCEL_DISABLE), &cancellation)
+    installForkHandlers()
+    enterCall()
+    return cancellation
+  }
+
+  /// Ends the call `begin` started, given what it returned.
+  public static func end(_ cancellation: Int32) {
+    leaveCall()
+    pthread_setcancelstate(cancellation, nil)
+  }
+
+  /// [0] calls in flight, [1] a fork waiting, [2] the handlers' installation.
+  static var state: UnsafeMutablePointer<Int> { simloss_fork_state_() }
+
+  /// Counts a call in flight, first waiting while a fork is waiting for
+  /// the calls in flight (the second test closes the window between the
+  /// first and the count).
+  static func enterCall() {
+    while true {
+      if simloss_atomic_load_(state + 1) == 0 {
+        _ = simloss_atomic_add_(state, 1)
+        if simloss_atomic_load_(state + 1) == 0 { return }
+        _ = simloss_atomic_add_(state, -1)
+      }
+      sched_yield()
+    }
+  }
+
+  static func leaveCall() { _ = simloss_atomic_add_(state, -1) }
+
+  /// Installs the pthread_atfork handlers once per process; a thread that
+  /// finds another installing them waits until it is done. Also called
+  /// before the worker pool is made (`WorkerPool.shared`), for the Swift
+  /// API's calls, which do not go through `run`.
+  ///
+  /// state[2] is 0, then the pid of the process whose thread installs them,
+  /// then -1. A child forked during the installation (pthread_atfork waits
+  /// for a fork in progress) finds its parent's pid there, which no thread
+  /// of its own will replace: it starts the installation again.
+  public static func installForkHandlers() {
+    let installed = state + 2
+    while true {
+      let seen = simloss_atomic_load_(installed)
+      if seen == -1 { return }
+      let me = Int(getpid())
+      if seen == 0 || seen != me {
+        guard simloss_atomic_exchange_if_(installed, seen, me) != 0 else { continue }
+        // Should the system refuse (no memory), forks go unguarded, as they
+        // did before this guard; the pool then also survives in a child,
+        // with no threads, and each of its calls runs on the calling thread.
+        _ = pthread_atfork(
+          { CallGuard.prepareFork() }, { CallGuard.parentAfterFork() }, { CallGuard.childAfterFork() })
+        simloss_atomic_store_(installed, -1)
+        return
+      }
+      sched_yield()  // another thread of this process installs them
+    }
+  }
+
+  /// Before fork, in the forking thread: holds new calls back and waits for
+  /// those in flight. At most 10 s: a fork from a signal handler that
+  /// interrupted a call on this same thread would wait for ever, and goes
+  /// ahead unguarded instead.
+  static func prepareFork() {
+    simloss_atomic_store_(state + 1, 1)
+    var waited = 0
+    while simloss_atomic_load_(state) > 0 && waited < 100_000 {
+      usleep(100)
+      waited &+= 1
+    }
+  }
+
+  static func parentAfterFork() {
+    simloss_atomic_store_(state + 1, 0)
+  }
+
+  /// In the child, whose only thread is the one that forked, outside any
+  /// call: nothing in flight, no scratch held, no pool.
+  static func childAfterFork() {
+    simloss_atomic_store_(state, 0)
+    scratchBytesHeld.store(0, ordering: .relaxed)
+    WorkerPool.current.store(0, ordering: .relaxed)
+    simloss_atomic_store_(state + 1, 0)
+  }
+}
