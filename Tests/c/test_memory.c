@@ -144,29 +144,20 @@ static void test_ssim_planes(void) {
   CHECK_NO_MEMORY(simloss_ssim3d(&x, &y, &o, values, 1, NULL, NULL, NULL, 0), "SSIM3D");
 }
 
-/* Under a 4 GiB address-space limit, in a child process: MATLAB
- * downsampling of a broadcast row of 2^31 columns needs a 16 GiB column
- * table, whose allocation fails. (It was a Swift array: the child died
- * with "failed to allocate 17179869216 bytes".) Not under AddressSanitizer,
+/* Runs `body` in a child process whose address space is limited to
+ * `bytes` (RLIMIT_AS), which must exit with 0. Not under AddressSanitizer,
  * whose allocator aborts on a failed allocation. */
-static void test_downsampling_table_under_a_memory_limit(void) {
+static void in_limited_child(rlim_t bytes, void (*body)(void)) {
 #if defined(__SANITIZE_ADDRESS__)
+  (void)bytes;
+  (void)body;
   printf("  skipped under AddressSanitizer\n");
 #else
   pid_t pid = fork();
   if (pid == 0) {
-    struct rlimit limit = {(rlim_t)4 << 30, (rlim_t)4 << 30};
+    struct rlimit limit = {bytes, bytes};
     if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(3);
-    const int64_t shape[4] = {1, 1, 384, (int64_t)1 << 31};
-    simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 4, shape);
-    simloss_ssim_options o;
-    simloss_ssim_options_init(&o);
-    o.matlab_downsample = 1;
-    simloss_status s = simloss_ssim(&x, &x, &o, values, 1, NULL, NULL, NULL, NULL, 0);
-    if (s != SIMLOSS_ERROR_OUT_OF_MEMORY || !strstr(simloss_last_error(), "SSIM downsampling")) {
-      fprintf(stderr, "  child: %s: %s\n", simloss_status_string(s), simloss_last_error());
-      _exit(1);
-    }
+    body();
     _exit(0);
   }
   int status = 0;
@@ -177,44 +168,53 @@ static void test_downsampling_table_under_a_memory_limit(void) {
 #endif
 }
 
+/* Under a 4 GiB address-space limit, in a child process: MATLAB
+ * downsampling of a broadcast row of 2^31 columns needs a 16 GiB column
+ * table, whose allocation fails. (It was a Swift array: the child died
+ * with "failed to allocate 17179869216 bytes".) */
+static void downsampling_table(void) {
+  const int64_t shape[4] = {1, 1, 384, (int64_t)1 << 31};
+  simloss_tensor x = broadcast(F, SIMLOSS_FLOAT32, 4, shape);
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.matlab_downsample = 1;
+  simloss_status s = simloss_ssim(&x, &x, &o, values, 1, NULL, NULL, NULL, NULL, 0);
+  if (s != SIMLOSS_ERROR_OUT_OF_MEMORY || !strstr(simloss_last_error(), "SSIM downsampling")) {
+    fprintf(stderr, "  child: %s: %s\n", simloss_status_string(s), simloss_last_error());
+    _exit(1);
+  }
+}
+
+static void test_downsampling_table_under_a_memory_limit(void) {
+  in_limited_child((rlim_t)4 << 30, downsampling_table);
+}
+
 /* The thread count changes no status: each thread's scratch is counted
  * against the limit of temporaries, and a call that would pass it runs on
  * fewer threads instead. TV keeps 6 rows of doubles per thread: with W =
  * 2^20 that is 48 MiB, and 16 threads took 768 MiB, past the 384 MiB an
  * address-space limit of 768 MiB leaves (the limit's half): 1 thread was
- * OK and 16 OUT_OF_MEMORY. Not under AddressSanitizer (its allocator
- * aborts on a failed allocation). */
-static void test_thread_count_changes_no_status(void) {
-#if defined(__SANITIZE_ADDRESS__)
-  printf("  skipped under AddressSanitizer\n");
-#else
-  pid_t pid = fork();
-  if (pid == 0) {
-    struct rlimit limit = {(rlim_t)768 << 20, (rlim_t)768 << 20};
-    if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(3);
-    enum { W = 1 << 20 };
-    static float row[W];
-    for (int i = 0; i < W; i++) row[i] = (float)(((int64_t)i * 7919) % 1000) / 1000.0f;
-    const int64_t shape[4] = {16, 1, 4, W};
-    simloss_tensor x = broadcast(row, SIMLOSS_FLOAT32, 4, shape);
-    x.len = W;
-    x.strides[3] = 1;
-    double one = -1, many = -2;
-    if (simloss_set_num_threads(1) != SIMLOSS_OK || simloss_tv(&x, NULL, &one, 1, NULL) != SIMLOSS_OK) _exit(4);
-    simloss_set_num_threads(16);
-    simloss_status s = simloss_tv(&x, NULL, &many, 1, NULL);
-    if (s != SIMLOSS_OK || many != one) {
-      fprintf(stderr, "  child: %s: %s (%.17g, %.17g)\n", simloss_status_string(s), simloss_last_error(), one, many);
-      _exit(1);
-    }
-    _exit(0);
+ * OK and 16 OUT_OF_MEMORY. */
+static void tv_on_1_and_16_threads(void) {
+  enum { W = 1 << 20 };
+  static float row[W];
+  for (int i = 0; i < W; i++) row[i] = (float)(((int64_t)i * 7919) % 1000) / 1000.0f;
+  const int64_t shape[4] = {16, 1, 4, W};
+  simloss_tensor x = broadcast(row, SIMLOSS_FLOAT32, 4, shape);
+  x.len = W;
+  x.strides[3] = 1;
+  double one = -1, many = -2;
+  if (simloss_set_num_threads(1) != SIMLOSS_OK || simloss_tv(&x, NULL, &one, 1, NULL) != SIMLOSS_OK) _exit(4);
+  simloss_set_num_threads(16);
+  simloss_status s = simloss_tv(&x, NULL, &many, 1, NULL);
+  if (s != SIMLOSS_OK || many != one) {
+    fprintf(stderr, "  child: %s: %s (%.17g, %.17g)\n", simloss_status_string(s), simloss_last_error(), one, many);
+    _exit(1);
   }
-  int status = 0;
-  CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    FAIL("child %s %d", WIFEXITED(status) ? "exited with" : "died of signal",
-         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-#endif
+}
+
+static void test_thread_count_changes_no_status(void) {
+  in_limited_child((rlim_t)768 << 20, tv_on_1_and_16_threads);
 }
 
 int main(void) {
