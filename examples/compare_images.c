@@ -89,16 +89,17 @@ static int read_png(const char *path, image *out) {
   png_read_info(png, info);
   png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
   int depth = png_get_bit_depth(png, info), color = png_get_color_type(png, info);
-  /* Refuse what would not be a plain comparison of the stored colors:
-   * - an alpha channel or tRNS transparency: a loss over the colors alone
-   *   would compare what the file does not show;
+  /* Refuse what would not be a plain comparison of the stored colors
+   * (in the Python example's order, so that both give the same message):
    * - 16-bit samples: reducing them to 8 bits is a choice (scale or
-   *   truncate) the Python example would have to make the same way. */
-  if ((color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS)) {
-    png_error(png, "has an alpha channel (or tRNS transparency); expected an opaque RGB or gray PNG");
-  }
+   *   truncate) the Python example would have to make the same way;
+   * - an alpha channel or tRNS transparency: a loss over the colors alone
+   *   would compare what the file does not show. */
   if (depth == 16) {
     png_error(png, "has 16-bit samples; expected 8 bits per sample");
+  }
+  if ((color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS)) {
+    png_error(png, "has an alpha channel (or tRNS transparency); expected an opaque RGB or gray PNG");
   }
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color == PNG_COLOR_TYPE_GRAY) {

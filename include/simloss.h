@@ -35,13 +35,18 @@
  *    number of threads. Results are bitwise identical whatever the number of
  *    threads (simloss_set_num_threads()). A call is not a cancellation
  *    point: it runs with pthread cancellation off, and a pending cancel
- *    acts after it returns. A thread that calls the library needs a stack
+ *    acts at the thread's next cancellation point after it returns (at
+ *    once, with asynchronous cancellation). A thread that calls the library needs a stack
  *    of 64 KiB or more: the Swift runtime builds type information on it
  *    at the first call (measured: 16 and 24 KiB overflowed, 32 KiB did
  *    not).
- *  - fork(): the library's pthread_atfork handlers hold a fork back until
- *    the calls in flight on other threads return (at most 10 s), so that the
- *    child finds no half-done initialisation; the child computes normally.
+ *  - fork(): the library's pthread_atfork handlers, installed by the first
+ *    call, hold a fork back until the calls in flight return and keep new
+ *    calls waiting meanwhile, so that the child finds no half-done
+ *    initialisation and computes normally. The wait is at most 10 s: a
+ *    fork from a signal handler that interrupted a call on the same thread
+ *    waits that long, then goes ahead unguarded (its child may then hang
+ *    in its first call).
  *  - Memory: temporaries are refused (SIMLOSS_ERROR_OUT_OF_MEMORY) past half
  *    of the memory the process may use; but the Swift runtime's own small
  *    allocations cannot fail gracefully, and a process whose address space
@@ -312,7 +317,7 @@ typedef enum simloss_reduction {
  *  Sets the process-wide number of threads the library may use. 0 restores
  *  the default: the SIMLOSS_NUM_THREADS environment variable if it holds a
  *  positive integer, else the number of processors this process may run on
- *  (counted at the first call, and again at each call with 0). Takes effect
+ *  (counted when first needed, and again at each call with 0). Takes effect
  *  for calls that start afterwards. Results and statuses do not depend on
  *  it: a call whose per-thread scratch would not fit the limit of
  *  temporaries (SIMLOSS_ERROR_OUT_OF_MEMORY) on n threads runs on fewer.

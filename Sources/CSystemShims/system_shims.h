@@ -101,15 +101,17 @@ static inline void simloss_repair_runtime_thread_id(void) {}
 #endif
 
 /* The state CallGuard.swift keeps for fork(): [0] the calls of the C library
- * in flight, [1] 1 while a fork waits for them to end, [2] how far its
- * pthread_atfork handlers are installed (0 no, 1 being, 2 yes). In C
- * storage, zero before any code runs: a Swift global is initialised on
- * first use under a once, and a fork while another thread ran that once
- * left the child waiting for it for ever. A function-local static of an
- * inline function: each object file that emits the function has its own
- * copy, so only CallGuard.swift may call it. */
+ * in flight, [1] the forks waiting for them to end, [2] how far its
+ * pthread_atfork handlers are installed (0, then the installing process's
+ * pid, then -1). In C storage, zero before any code runs: a Swift global is
+ * initialised on first use under a once, and a fork while another thread
+ * ran that once left the child waiting for it for ever. On a cache line of
+ * its own (every call adds to [0] and subtracts). A function-local static
+ * of an inline function: each object file that emits the function has its
+ * own copy, so exactly one function may call it (CallGuard.state, never
+ * inlined); Tests/c/check_library.sh checks that the library holds one. */
 static inline long *simloss_fork_state_(void) {
-  static long state[3];
+  static long state[8] __attribute__((aligned(64)));
   return state;
 }
 static inline long simloss_atomic_load_(const long *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }

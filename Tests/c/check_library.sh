@@ -17,6 +17,13 @@ for n in $needed; do
 done
 if ldd "$lib" | grep -i swift; then echo "FAIL ldd shows a Swift library"; fail=1; fi
 readelf -d "$lib" | grep -q NODELETE || { echo "FAIL not linked -z nodelete"; fail=1; }
+# The fork guard's state (system_shims.h) is a static of an inline function:
+# one copy per object file that emits it. Two copies once split the guard
+# (each installed the fork handlers); there must be exactly one.
+if nm "$lib" >/dev/null 2>&1; then
+  copies=$(nm "$lib" | grep -c 'simloss_fork_state_\.state')
+  [ "$copies" -eq 1 ] || { echo "FAIL $copies copies of the fork guard's state (simloss_fork_state_), not 1"; fail=1; }
+fi
 echo "needed: $needed"
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

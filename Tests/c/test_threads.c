@@ -279,6 +279,60 @@ static void test_cancel_during_a_first_call(void) {
   }
 }
 
+/* A thread cancelled while its fork() waits in the prepare handler for
+ * another thread's call: the handler waited with usleep (a cancellation
+ * point), the thread ended inside it, the fork's mark stayed set, and every
+ * later call waited for ever. The handler now runs with cancellation off. */
+enum { BIG_SIDE = 2048 };
+static float *big_x, *big_y;
+
+static void *long_call(void *arg) {
+  (void)arg;
+  simloss_tensor tx, ty;
+  simloss_tensor_init_nchw(&tx, big_x, SIMLOSS_FLOAT32, 4, 1, BIG_SIDE, BIG_SIDE);
+  simloss_tensor_init_nchw(&ty, big_y, SIMLOSS_FLOAT32, 4, 1, BIG_SIDE, BIG_SIDE);
+  double v;
+  simloss_ms_ssim(&tx, &ty, NULL, NULL, &v, 1, NULL); /* some 0.5 s */
+  return NULL;
+}
+
+static void *forks(void *arg) {
+  (void)arg;
+  pid_t p = fork(); /* waits in the prepare handler for long_call */
+  if (p == 0) _exit(0);
+  if (p > 0) waitpid(p, NULL, 0);
+  return NULL;
+}
+
+static void cancel_a_waiting_fork(void) {
+  size_t count = (size_t)4 * BIG_SIDE * BIG_SIDE;
+  big_x = malloc(sizeof(float) * count);
+  big_y = malloc(sizeof(float) * count);
+  if (!big_x || !big_y) _exit(2);
+  for (size_t i = 0; i < count; i++) {
+    big_x[i] = (float)(i % 97) / 97.0f;
+    big_y[i] = (float)(i % 89) / 89.0f;
+  }
+  if (simloss_set_num_threads(1) != SIMLOSS_OK) _exit(2); /* installs the handlers */
+  pthread_t caller, forker;
+  pthread_create(&caller, NULL, long_call, NULL);
+  usleep(50000);
+  pthread_create(&forker, NULL, forks, NULL);
+  usleep(20000);
+  pthread_cancel(forker);
+  pthread_join(forker, NULL);
+  pthread_join(caller, NULL);
+  static float g[COUNT];
+  double v;
+  l1_into(g, &v); /* waited for ever, until in_child's alarm */
+  _exit(0);
+}
+
+static void test_cancelled_fork_leaves_calls_working(void) {
+  setup();
+  in_child(cancel_a_waiting_fork, 0, "cancelled fork");
+}
+
 /* simloss_set_num_threads(0) counts the processors again: pinned to one at
  * the first call, then unpinned, the process kept 1 as its default. */
 static void recount_after_unpinning(void) {
@@ -393,6 +447,7 @@ int main(void) {
     TEST(test_fork_during_another_threads_first_call),
     TEST(test_cancel_during_a_first_call),
     TEST(test_default_thread_count_follows_the_affinity),
+    TEST(test_cancelled_fork_leaves_calls_working),
     TEST(test_fault_in_a_worker_reaches_the_handler),
     TEST(test_workers_take_the_process_affinity),
     TEST(test_threads_bitwise_equal),

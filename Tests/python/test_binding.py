@@ -349,3 +349,14 @@ def test_binary_weight_given_as_python_numbers_takes_the_logits_dtype(weight):
     y = np.array([[0.0, 1.0, 1.0]], np.float32)
     plain = simloss.binary_cross_entropy_with_logits(x, y)
     assert simloss.binary_cross_entropy_with_logits(x, y, weight=weight) == pytest.approx(2 * plain, rel=1e-7)
+
+
+def test_arguments_a_kind_ignores_are_not_checked():
+    # eps is the isotropic kind's alone and sigma the Gaussian window's: the
+    # C API ignores them otherwise, and so does Python (refusing eps=0 for
+    # the anisotropic kind broke calls that worked).
+    x = np.random.default_rng(5).random((1, 1, 16, 16))
+    assert simloss.tv(x, kind="anisotropic", eps=0) == simloss.tv(x, kind="anisotropic")
+    assert simloss.ssim(x, x * 0.5, gaussian=False, sigma=0) == simloss.ssim(x, x * 0.5, gaussian=False)
+    with pytest.raises(ValueError, match=r"data_range: inf must be finite and > 0"):
+        simloss.psnr(x, x, data_range=float("inf"))

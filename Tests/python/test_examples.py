@@ -7,6 +7,7 @@ import pathlib
 import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -28,6 +29,18 @@ def run_both(reference, distorted):
 
 def pixels(shape, seed):
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def write_png(path, samples, color_type, depth):
+    """A PNG written by hand, for what Pillow does not write (16-bit RGBA):
+    signature, IHDR, one IDAT of filter-0 rows, IEND."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    h, w = samples.shape[:2]
+    rows = b"".join(b"\0" + samples[r].tobytes() for r in range(h))
+    header = struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
 
 
 def gamma_info(gamma):
@@ -72,6 +85,7 @@ def test_c_and_python_print_the_same_lines(tmp_path, mode, size):
 @pytest.mark.parametrize("case, message", [
     ("rgba", "has an alpha channel"),
     ("deep", "has 16-bit samples"),
+    ("deep_rgba", "has 16-bit samples"),  # both checks fail: the same one is named
     ("missing", "compare_images: "),
 ])
 def test_both_refuse_the_same_files(tmp_path, case, message):
@@ -82,6 +96,8 @@ def test_both_refuse_the_same_files(tmp_path, case, message):
         Image.fromarray(pixels((16, 16, 4), 5), "RGBA").save(bad)
     elif case == "deep":
         Image.fromarray(pixels((16, 16), 6).astype(np.uint16) * 257).save(bad)
+    elif case == "deep_rgba":
+        write_png(bad, pixels((16, 16, 4), 7).astype(">u2") * 257, color_type=6, depth=16)
     c, py = run_both(good, bad)
     assert c.returncode == 1 and py.returncode == 1
     assert message in c.stderr and message in py.stderr

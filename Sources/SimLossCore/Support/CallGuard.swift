@@ -49,7 +49,12 @@ public enum CallGuard {
     pthread_setcancelstate(cancellation, nil)
   }
 
-  /// [0] calls in flight, [1] a fork waiting, [2] the handlers' installation.
+  /// [0] calls in flight, [1] forks waiting, [2] the handlers' installation.
+  /// Never inlined: the one caller of `simloss_fork_state_`, whose storage
+  /// each object file that calls it gets a copy of (WMO inlined
+  /// `installForkHandlers` into MS-SSIM's code, whose object then held a
+  /// second state and installed the handlers a second time).
+  @inline(never)
   static var state: UnsafeMutablePointer<Int> { simloss_fork_state_() }
 
   /// Counts a call in flight, first waiting while a fork is waiting for
@@ -74,9 +79,11 @@ public enum CallGuard {
   /// API's calls, which do not go through `run`.
   ///
   /// state[2] is 0, then the pid of the process whose thread installs them,
-  /// then -1. A child forked during the installation (pthread_atfork waits
-  /// for a fork in progress) finds its parent's pid there, which no thread
-  /// of its own will replace: it starts the installation again.
+  /// then -1. A child forked during the installation finds its parent's pid
+  /// there, which no thread of its own will replace: it starts the
+  /// installation again. (Forked after the parent's pthread_atfork returned
+  /// but before the -1, the child has the handlers and installs them once
+  /// more: each fork then runs them twice, which does no harm.)
   public static func installForkHandlers() {
     let installed = state + 2
     while true {
@@ -100,18 +107,25 @@ public enum CallGuard {
   /// Before fork, in the forking thread: holds new calls back and waits for
   /// those in flight. At most 10 s: a fork from a signal handler that
   /// interrupted a call on this same thread would wait for ever, and goes
-  /// ahead unguarded instead.
+  /// ahead unguarded instead. state[1] counts the forks waiting: on glibc
+  /// 2.34 and later two threads' forks may overlap, and a flag cleared by
+  /// the first one's parent handler let calls start before the second.
+  /// Cancellation is off meanwhile (usleep is a cancellation point, and a
+  /// thread cancelled here left state[1] set: every later call waited).
   static func prepareFork() {
-    simloss_atomic_store_(state + 1, 1)
+    var cancellation: Int32 = 0
+    pthread_setcancelstate(Int32(PTHREAD_CANCEL_DISABLE), &cancellation)
+    _ = simloss_atomic_add_(state + 1, 1)
     var waited = 0
     while simloss_atomic_load_(state) > 0 && waited < 100_000 {
       usleep(100)
       waited &+= 1
     }
+    pthread_setcancelstate(cancellation, nil)
   }
 
   static func parentAfterFork() {
-    simloss_atomic_store_(state + 1, 0)
+    _ = simloss_atomic_add_(state + 1, -1)
   }
 
   /// In the child, whose only thread is the one that forked, outside any

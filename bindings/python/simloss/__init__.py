@@ -21,6 +21,7 @@ Conventions (the C header ``simloss.h`` is the full manual):
 
 from __future__ import annotations
 
+import math as _math
 import operator as _operator
 
 import numpy as _np
@@ -108,7 +109,7 @@ def _positive(name, value):
     default"; here the defaults are in the signatures, so an explicit 0 is
     a mistake, refused rather than silently replaced."""
     v = _real(name, value)
-    if not v > 0:
+    if not (v > 0 and _math.isfinite(v)):
         raise ValueError(f"{name}: {v!r} must be finite and > 0")
     return v
 
@@ -235,7 +236,9 @@ def tv(x, *, kind="anisotropic", eps=1e-8, reduction="mean", layout="NCHW", grad
     r = _choice("reduction", reduction, _REDUCTIONS)
     k = _choice("kind", kind, _TV_KINDS)
     values, gradient = _outputs(x, "x", r, grad, out)
-    _simloss.tv(x, values, gradient, r, k, _positive("eps", eps), _layout(layout, x, "x"))
+    # eps applies to the isotropic kind alone; the others ignore it, as C.
+    eps = _positive("eps", eps) if k == _simloss.TV_ISOTROPIC else _real("eps", eps)
+    _simloss.tv(x, values, gradient, r, k, eps, _layout(layout, x, "x"))
     return _result(values, r, gradient)
 
 
@@ -414,7 +417,8 @@ def _window_size(value):
 def _ssim_options(reduction, win_size, data_range, sigma, gaussian, k1, k2, border, sample_covariance,
                   downsample, luma):
     return dict(reduction=_choice("reduction", reduction, _REDUCTIONS), window_size=_window_size(win_size),
-                data_range=_positive("data_range", data_range), sigma=_positive("sigma", sigma),
+                data_range=_positive("data_range", data_range),
+                sigma=_positive("sigma", sigma) if gaussian else _real("sigma", sigma),
                 k1=_real("k1", k1), k2=_real("k2", k2),
                 border=_choice("border", border, _BORDERS), uniform_window=0 if gaussian else 1,
                 sample_covariance=1 if sample_covariance else 0, matlab_downsample=1 if downsample else 0,
