@@ -41,12 +41,15 @@
  *    at the first call (measured: 16 and 24 KiB overflowed, 32 KiB did
  *    not).
  *  - fork(): the library's pthread_atfork handlers, installed by the first
- *    call, hold a fork back until the calls in flight return and keep new
- *    calls waiting meanwhile, so that the child finds no half-done
- *    initialisation and computes normally. The wait is at most 10 s: a
- *    fork from a signal handler that interrupted a call on the same thread
- *    waits that long, then goes ahead unguarded (its child may then hang
- *    in its first call).
+ *    call of any function (the Python module makes one when imported), hold
+ *    a fork back until the calls in flight return and keep other threads'
+ *    new calls waiting meanwhile, so that the child finds no half-done
+ *    initialisation and computes normally. The forking thread may call the
+ *    library from its own fork handlers. The wait is at most 10 s: a fork
+ *    from a signal handler that interrupted a call on the same thread waits
+ *    that long, then goes ahead unguarded (its child may then hang in its
+ *    first call). A fork that begins while the process's very first call is
+ *    installing the handlers is not guarded either.
  *  - Memory: temporaries are refused (SIMLOSS_ERROR_OUT_OF_MEMORY) past half
  *    of the memory the process may use; but the Swift runtime's own small
  *    allocations cannot fail gracefully, and a process whose address space

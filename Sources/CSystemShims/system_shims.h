@@ -114,6 +114,14 @@ static inline long *simloss_fork_state_(void) {
   static long state[8] __attribute__((aligned(64)));
   return state;
 }
+/* 1 on the thread that is forking, between the library's prepare handler
+ * and its parent or child handler: the application's own fork handlers run
+ * in between and may call the library, which must not wait for that fork.
+ * The same rule as simloss_fork_state_: one caller, CallGuard.forking. */
+static inline long *simloss_forking_thread_(void) {
+  static __thread long forking;
+  return &forking;
+}
 static inline long simloss_atomic_load_(const long *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static inline void simloss_atomic_store_(long *p, long v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 static inline long simloss_atomic_add_(long *p, long v) { return __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST); }

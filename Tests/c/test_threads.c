@@ -291,8 +291,11 @@ static void *long_call(void *arg) {
   simloss_tensor tx, ty;
   simloss_tensor_init_nchw(&tx, big_x, SIMLOSS_FLOAT32, 4, 1, BIG_SIDE, BIG_SIDE);
   simloss_tensor_init_nchw(&ty, big_y, SIMLOSS_FLOAT32, 4, 1, BIG_SIDE, BIG_SIDE);
+  simloss_ssim_options o;
+  simloss_ssim_options_init(&o);
+  o.window_size = 101; /* 1.2 s on one thread here: long enough anywhere */
   double v;
-  simloss_ms_ssim(&tx, &ty, NULL, NULL, &v, 1, NULL); /* some 0.5 s */
+  simloss_ssim(&tx, &ty, &o, &v, 1, NULL, NULL, NULL, NULL, 0);
   return NULL;
 }
 
@@ -319,6 +322,9 @@ static void cancel_a_waiting_fork(void) {
   usleep(50000);
   pthread_create(&forker, NULL, forks, NULL);
   usleep(20000);
+  /* Still computing: the fork is still waiting for it when cancelled (or
+   * the test would pass without exercising anything). */
+  if (pthread_tryjoin_np(caller, NULL) == 0) _exit(9);
   pthread_cancel(forker);
   pthread_join(forker, NULL);
   pthread_join(caller, NULL);
@@ -331,6 +337,34 @@ static void cancel_a_waiting_fork(void) {
 static void test_cancelled_fork_leaves_calls_working(void) {
   setup();
   in_child(cancel_a_waiting_fork, 0, "cancelled fork");
+}
+
+/* The application's own fork handlers, registered before the library's,
+ * run between the library's prepare handler and its parent and child ones,
+ * while a fork is marked as waiting: a call from them waited for that fork
+ * for ever (in each of the three). The forking thread's calls now pass. */
+static void call_from_handler(void) {
+  static float g[COUNT];
+  double v;
+  l1_into(g, &v);
+}
+
+static void fork_with_calling_handlers(void) {
+  pthread_atfork(call_from_handler, call_from_handler, call_from_handler);
+  call_from_handler(); /* the library's first call installs its handlers */
+  pid_t child = fork();
+  if (child == 0) {
+    call_from_handler();
+    _exit(0);
+  }
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) != child) _exit(3);
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 4);
+}
+
+static void test_fork_handlers_of_the_application_may_call(void) {
+  setup();
+  in_child(fork_with_calling_handlers, 0, "calls from fork handlers");
 }
 
 /* simloss_set_num_threads(0) counts the processors again: pinned to one at
@@ -448,6 +482,7 @@ int main(void) {
     TEST(test_cancel_during_a_first_call),
     TEST(test_default_thread_count_follows_the_affinity),
     TEST(test_cancelled_fork_leaves_calls_working),
+    TEST(test_fork_handlers_of_the_application_may_call),
     TEST(test_fault_in_a_worker_reaches_the_handler),
     TEST(test_workers_take_the_process_affinity),
     TEST(test_threads_bitwise_equal),

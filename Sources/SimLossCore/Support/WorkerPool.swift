@@ -50,6 +50,12 @@ final class WorkerPool: @unchecked Sendable {
   /// forked child that pins itself makes its own pool).
   let processors = Threads.availableProcessors()
 
+  /// `WorkerPool.activeWait`, read by the call that makes the pool: a
+  /// worker that read the lazy global itself did so outside any call, where
+  /// CallGuard does not hold a fork back, and a fork then could leave its
+  /// once half-run (the child's worker spun for ever).
+  let activeWait = WorkerPool.activeWait
+
   /// Worker threads at most: one for each thread a call may use besides
   /// the caller.
   static var capacity: Int { Threads.maximum &- 1 }
@@ -244,8 +250,8 @@ final class WorkerPool: @unchecked Sendable {
   /// if this worker has a processor of its own and calls come from one
   /// thread at a time, then waited for asleep.
   func waitForCall(after seen: Int, slot: Int) -> Int {
-    if Self.activeWait > 0 && slot < processors &- 1 {
-      let deadline = Self.now() &+ Self.activeWait
+    if activeWait > 0 && slot < processors &- 1 {
+      let deadline = Self.now() &+ activeWait
       var polls = 0
       while true {
         let g = generation.load(ordering: .acquiring)
