@@ -25,8 +25,9 @@ import Glibc
 ///   every later call of every thread waiting for it.
 ///
 /// The state lives in C storage (`simloss_fork_state_`), not in Swift
-/// globals, which are themselves initialised under a once. Only this file
-/// may call that function (each object file that emits it has its own copy).
+/// globals, which are themselves initialised under a once. Only the
+/// `state` and `forking` getters below may call its functions (each object
+/// file that emits them has its own copy of their storage).
 public enum CallGuard {
   /// Starts a call of the C library (see above); returns what `end` needs.
   /// The first thing of every entry point, before anything that may build
@@ -38,14 +39,15 @@ public enum CallGuard {
     Threads.enter()
     var cancellation: Int32 = 0
     pthread_setcancelstate(Int32(PTHREAD_CANCEL_DISABLE), &cancellation)
-    installForkHandlers()
-    enterCall()
+    let state = self.state  // a call of its getter, once per call
+    installForkHandlers(state)
+    enterCall(state)
     return cancellation
   }
 
   /// Ends the call `begin` started, given what it returned.
   public static func end(_ cancellation: Int32) {
-    leaveCall()
+    _ = simloss_atomic_add_(state, -1)
     pthread_setcancelstate(cancellation, nil)
   }
 
@@ -64,7 +66,7 @@ public enum CallGuard {
   /// Counts a call in flight, first waiting while a fork is waiting for
   /// the calls in flight (the second test closes the window between the
   /// first and the count).
-  static func enterCall() {
+  static func enterCall(_ state: UnsafeMutablePointer<Int>) {
     // The forking thread's own calls (from the application's fork
     // handlers, which run between ours) pass: they waited for ever.
     if forking.pointee != 0 {
@@ -85,12 +87,10 @@ public enum CallGuard {
     }
   }
 
-  static func leaveCall() { _ = simloss_atomic_add_(state, -1) }
-
   /// Installs the pthread_atfork handlers once per process; a thread that
   /// finds another installing them waits until it is done. Also called
   /// before the worker pool is made (`WorkerPool.shared`), for the Swift
-  /// API's calls, which do not go through `run`.
+  /// API's calls, which do not go through `begin`.
   ///
   /// state[2] is 0, then the pid of the process whose thread installs them,
   /// then -1. A child forked during the installation finds its parent's pid
@@ -98,13 +98,15 @@ public enum CallGuard {
   /// installation again. (Forked after the parent's pthread_atfork returned
   /// but before the -1, the child has the handlers and installs them once
   /// more: each fork then runs them twice, which does no harm.)
-  public static func installForkHandlers() {
+  public static func installForkHandlers() { installForkHandlers(state) }
+
+  static func installForkHandlers(_ state: UnsafeMutablePointer<Int>) {
     let installed = state + 2
     while true {
       let seen = simloss_atomic_load_(installed)
       if seen == -1 { return }
       let me = Int(getpid())
-      if seen == 0 || seen != me {
+      if seen != me {  // 0, or a parent's pid
         guard simloss_atomic_exchange_if_(installed, seen, me) != 0 else { continue }
         // Should the system refuse (no memory), forks go unguarded, as they
         // did before this guard; the pool then also survives in a child,

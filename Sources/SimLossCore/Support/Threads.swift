@@ -121,7 +121,7 @@ func forEachBlock(_ blockCount: Int, workers: Int, _ body: (_ block: Int, _ work
 /// Not inlinable: one copy of the pool's code, whatever the kernel target.
 @usableFromInline
 func runOnPool(_ blockCount: Int, workers: Int, _ body: (Int, Int) -> Void) -> Bool {
-  guard let pool = WorkerPool.shared(helpers: workers &- 1) else { return false }
+  let pool = WorkerPool.shared(helpers: workers &- 1)
   return withoutActuallyEscaping(body) { body in
     withUnsafePointer(to: ConcurrentBody(body)) { pool.run(blockCount, workers: workers, $0) }
   }

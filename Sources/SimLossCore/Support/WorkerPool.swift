@@ -137,7 +137,7 @@ final class WorkerPool: @unchecked Sendable {
   static let current = Atomic<Int>(0)
   /// The pool, with `helpers` worker slots or more (fewer if the system
   /// refuses threads: the caller then runs more blocks).
-  static func shared(helpers: Int) -> WorkerPool? {
+  static func shared(helpers: Int) -> WorkerPool {
     // In a child, the parent's worker threads do not exist: the fork
     // handlers forget the pool (the child's copy is left as it is) so that
     // the next call starts another. Installed before any pool is made, as

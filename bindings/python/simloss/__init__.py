@@ -126,11 +126,17 @@ def _layout(layout, first, name, second=None, second_name=None):
         if len(shape) != 4:
             raise ValueError(f"{name}: layout 'NHWC' needs a rank-4 (N, H, W, C) array, got shape {tuple(shape)}")
         if second is not None:
-            other, _ = _shape_and_dtype(second, second_name)
-            if tuple(other) != tuple(shape):
-                raise ValueError(f"{second_name}: shape {tuple(other)} does not match {name} shape {tuple(shape)}")
+            _require_shape(second, second_name, shape, name)
         return 1
     return 0
+
+
+def _require_shape(obj, name, shape, other_name):
+    """Refuses `obj` unless it has `shape`, the shape of `other_name`, in
+    the caller's terms (the library would name its own views)."""
+    got, _ = _shape_and_dtype(obj, name)
+    if tuple(got) != tuple(shape):
+        raise ValueError(f"{name}: shape {tuple(got)} does not match {other_name} shape {tuple(shape)}")
 
 
 def _shape_and_dtype(obj, name, expected="a float32 or float64 array"):
@@ -282,9 +288,7 @@ def _gradient(first, name, grad, out):
     shape, dtype = _shape_and_dtype(first, name)
     if out is None:
         return _np.empty(shape, dtype=dtype)
-    out_shape, _ = _shape_and_dtype(out, "out")
-    if tuple(out_shape) != tuple(shape):
-        raise ValueError(f"out: shape {tuple(out_shape)} does not match {name} shape {tuple(shape)}")
+    _require_shape(out, "out", shape, name)
     return out
 
 
